@@ -1,0 +1,96 @@
+//! Integer layer kernels, one module per layer kind.
+//!
+//! Every kernel computes exact `i32` accumulators (`bias + Σ w·x`) and hands each one, together
+//! with its output channel's [`Requant`], to an *epilogue* closure that produces the stored value
+//! (int8 after ReLU, or a pixel through the tanh table). The same kernel thus serves every layer,
+//! and tests can compare raw accumulators against the plain reference kernels.
+//!
+//! Parameters arrive as byte slices borrowed from the blob (see [`crate::blob`] for the layouts).
+//! The kernels walk them with `chunks_exact`, `zip` and `get`, so a slice of the wrong length could
+//! only shorten the work, never panic; [`Generator::new`](crate::Generator::new) has checked every
+//! length anyway.
+
+pub(crate) mod conv_transpose;
+pub(crate) mod linear;
+pub(crate) mod tanh;
+
+use crate::requant::Requant;
+
+/// Borrowed parameters of one quantised layer, in blob layout.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QuantLayer<'a> {
+    /// int8 weights, stored as bytes (two's complement).
+    pub weights: &'a [u8],
+    /// int32 biases, little-endian.
+    pub bias: &'a [u8],
+    /// Per-output-channel requantisation.
+    pub requant: RequantTable<'a>,
+}
+
+/// Per-channel requantisation parameters: `i32` LE multipliers and `u8` shifts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RequantTable<'a> {
+    pub multipliers: &'a [u8],
+    pub shifts: &'a [u8],
+}
+
+impl<'a> RequantTable<'a> {
+    /// The channels' requantisers in channel order.
+    pub fn iter(self) -> impl Iterator<Item = Requant> + 'a {
+        self.multipliers
+            .chunks_exact(4)
+            .zip(self.shifts)
+            .map(|(m, &s)| Requant::from_validated(read_i32(m), s))
+    }
+}
+
+/// Little-endian `i32` from a 4-byte chunk (0 for any other length, which `chunks_exact(4)`
+/// never yields).
+#[inline(always)]
+pub(crate) fn read_i32(bytes: &[u8]) -> i32 {
+    bytes.try_into().map_or(0, i32::from_le_bytes)
+}
+
+/// Dot product of int8 weights (as bytes) with int8 activations.
+///
+/// Each product is at most `128 · 128 = 2¹⁴` in magnitude, so any slice shorter than 2¹⁷
+/// (ours are ≤ 64) sums without overflow.
+#[inline(always)]
+pub(crate) fn dot(weights: &[u8], x: &[i8]) -> i32 {
+    weights
+        .iter()
+        .zip(x)
+        .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
+        .sum()
+}
+
+/// Epilogue for hidden layers: requantise and apply ReLU (int8 range `0..=127`).
+#[inline(always)]
+pub(crate) fn relu_i8(acc: i32, requant: Requant) -> i8 {
+    requant.apply(acc, 0, i8::MAX)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use crate::latent::SplitMix32;
+
+    pub fn random_bytes(rng: &mut SplitMix32, n: usize) -> Vec<u8> {
+        (0..n).map(|_| rng.next_u32() as u8).collect()
+    }
+
+    pub fn random_i8(rng: &mut SplitMix32, n: usize, lo: i8, hi: i8) -> Vec<i8> {
+        let span = (i32::from(hi) - i32::from(lo) + 1) as u32;
+        (0..n)
+            .map(|_| (i32::from(lo) + (rng.next_u32() % span) as i32) as i8)
+            .collect()
+    }
+
+    pub fn random_bias(rng: &mut SplitMix32, n: usize, limit: i32) -> Vec<u8> {
+        (0..n)
+            .flat_map(|_| {
+                let v = (rng.next_u32() % (2 * limit as u32 + 1)) as i32 - limit;
+                v.to_le_bytes()
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,215 @@
+//! Integer requantisation: rescales an int32 accumulator to int8 without floating point.
+//!
+//! A layer's accumulator is in units of `s_w · s_in` (weight scale times input scale); its int8
+//! output is in units of `s_out`. The real factor `r = s_w · s_in / s_out` is stored as a
+//! fixed-point [`Requant`]: a non-negative `i32` multiplier `M` and a right shift `n`, meaning
+//! `r ≈ M / 2ⁿ`. The exporter normalises `M` into `[2³⁰, 2³¹)` (31 significant bits, like the
+//! TFLite / CMSIS-NN "Q31 multiplier + shift") whenever `n` allows it.
+//!
+//! # Rounding
+//!
+//! `y = (acc · M + 2ⁿ⁻¹) >> n` in `i64`, then clamped to the layer's int8 range: one rounding
+//! step, **round half up** (ties go towards +∞: 2.5 → 3, −2.5 → −2). `>>` on a signed value is an
+//! arithmetic shift, i.e. floor division, on every Rust target.
+//!
+//! # Why the `i64` cannot overflow
+//!
+//! For *any* `acc: i32` and `M: i32`, `|acc · M| ≤ 2³¹ · 2³¹ = 2⁶²`, and with `n ≤ 62` the rounding
+//! term is at most `2⁶¹`, so `|acc · M + 2ⁿ⁻¹| < 2⁶² + 2⁶² = 2⁶³`. `n ≥ 1` keeps `2ⁿ⁻¹` a valid
+//! shift. [`Requant::apply`] clamps `n` into [`MIN_SHIFT`]`..=`[`MAX_SHIFT`] (a no-op for every
+//! validated value), so it cannot panic or overflow even for parameters that were never validated.
+
+/// Smallest allowed right shift `n`.
+pub const MIN_SHIFT: u8 = 1;
+/// Largest allowed right shift `n`.
+pub const MAX_SHIFT: u8 = 62;
+
+/// Fixed-point rescaling factor `multiplier / 2^shift` with round-half-up.
+///
+/// ```
+/// use firmware_core::requant::Requant;
+/// // 0.75 = 3 · 2²⁹ / 2³¹
+/// let r = Requant::try_new(3 << 29, 31).unwrap();
+/// assert_eq!(r.apply(100, -128, 127), 75);
+/// assert_eq!(r.apply(2, -128, 127), 2); // 1.5 rounds up
+/// assert_eq!(r.apply(-2, -128, 127), -1); // −1.5 rounds up too
+/// assert_eq!(r.apply(1000, -128, 127), 127); // saturates
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requant {
+    multiplier: i32,
+    shift: u8,
+}
+
+impl Requant {
+    /// Checks the ranges a blob may contain: `multiplier ≥ 0`, `shift` in
+    /// [`MIN_SHIFT`]`..=`[`MAX_SHIFT`].
+    pub const fn try_new(multiplier: i32, shift: u8) -> Option<Self> {
+        if multiplier >= 0 && shift >= MIN_SHIFT && shift <= MAX_SHIFT {
+            Some(Self { multiplier, shift })
+        } else {
+            None
+        }
+    }
+
+    /// Builds from blob bytes that were validated by [`Requant::try_new`] when the blob was
+    /// loaded. Skipping the check here keeps it out of the inner loops; [`Requant::apply`] stays
+    /// panic-free regardless.
+    pub(crate) const fn from_validated(multiplier: i32, shift: u8) -> Self {
+        Self { multiplier, shift }
+    }
+
+    /// The Q31-style multiplier `M`.
+    pub const fn multiplier(self) -> i32 {
+        self.multiplier
+    }
+
+    /// The right shift `n`.
+    pub const fn shift(self) -> u8 {
+        self.shift
+    }
+
+    /// `clamp(round_half_up(acc · M / 2ⁿ), lo, hi)`; see the [module docs](self) for the proof
+    /// that the `i64` arithmetic cannot overflow.
+    #[inline(always)]
+    pub fn apply(self, acc: i32, lo: i8, hi: i8) -> i8 {
+        let n = u32::from(self.shift.clamp(MIN_SHIFT, MAX_SHIFT));
+        let product = i64::from(acc) * i64::from(self.multiplier);
+        let rounded = (product + (1i64 << (n - 1))) >> n;
+        // The clamp puts the value into i8 range, so the cast is exact.
+        rounded.clamp(i64::from(lo), i64::from(hi)) as i8
+    }
+
+    /// Closest representable factor to `scale`, with `M` normalised into `[2³⁰, 2³¹)` when
+    /// possible. Factors below `2⁻³²` lose precision (`M < 2³⁰` at `n = 62`) and round to 0 below
+    /// `2⁻⁶³`.
+    ///
+    /// Returns `None` when `scale` is negative, not finite, or `≥ 2³⁰` (no valid `n`).
+    #[cfg(feature = "std")]
+    pub fn from_scale(scale: f64) -> Option<Self> {
+        const TOP: f64 = 2_147_483_648.0; // 2³¹
+        if !scale.is_finite() || scale < 0.0 {
+            return None;
+        }
+        if scale == 0.0 {
+            return Some(Self {
+                multiplier: 0,
+                shift: MAX_SHIFT,
+            });
+        }
+        // First guess from the binary exponent, then fix up rounding at power-of-two edges.
+        let mut n = 30 - scale.log2().floor() as i32;
+        let mut m = (scale * 2f64.powi(n)).round();
+        while m >= TOP {
+            n -= 1;
+            m = (scale * 2f64.powi(n)).round();
+        }
+        while m < TOP / 2.0 && n < i32::from(MAX_SHIFT) {
+            n += 1;
+            m = (scale * 2f64.powi(n)).round();
+        }
+        if n > i32::from(MAX_SHIFT) {
+            n = i32::from(MAX_SHIFT);
+            m = (scale * 2f64.powi(n)).round();
+        }
+        let shift = u8::try_from(n).ok()?;
+        Self::try_new(m as i32, shift)
+    }
+
+    /// The real factor `M / 2ⁿ` (host tools only).
+    #[cfg(feature = "std")]
+    pub fn scale(self) -> f64 {
+        f64::from(self.multiplier) / 2f64.powi(i32::from(self.shift))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(acc: i32, m: i32, n: u8) -> i64 {
+        // floor(acc·M/2ⁿ + ½) with exact rational arithmetic in i128.
+        let num = i128::from(acc) * i128::from(m) * 2 + (1i128 << n);
+        num.div_euclid(1i128 << (n + 1)) as i64
+    }
+
+    #[test]
+    fn rounding_is_half_up() {
+        let half = Requant::try_new(1 << 30, 31).unwrap(); // 0.5
+        let got: Vec<i8> = (-5..=5).map(|a| half.apply(a, -128, 127)).collect();
+        assert_eq!(got, [-2, -2, -1, -1, 0, 0, 1, 1, 2, 2, 3]);
+    }
+
+    #[test]
+    fn extremes_do_not_overflow() {
+        for &acc in &[i32::MIN, i32::MIN + 1, -1, 0, 1, i32::MAX] {
+            for &m in &[0, 1, 1 << 30, i32::MAX] {
+                for n in [MIN_SHIFT, 2, 31, 61, MAX_SHIFT] {
+                    let r = Requant::try_new(m, n).unwrap();
+                    let want = reference(acc, m, n).clamp(-128, 127) as i8;
+                    assert_eq!(r.apply(acc, -128, 127), want, "acc {acc} m {m} n {n}");
+                }
+            }
+        }
+        // Unvalidated shifts are clamped instead of panicking.
+        assert_eq!(
+            Requant::from_validated(i32::MAX, 0).apply(i32::MIN, -128, 127),
+            -128
+        );
+        assert_eq!(
+            Requant::from_validated(i32::MIN, 200).apply(i32::MIN, -128, 127),
+            1
+        );
+    }
+
+    #[test]
+    fn matches_exact_rounding_on_a_sweep() {
+        let mut rng = crate::latent::SplitMix32::new(9);
+        for _ in 0..20_000 {
+            let acc = rng.next_u32() as i32 >> (rng.next_u32() % 24);
+            let m = (rng.next_u32() >> 1) as i32;
+            let n = (rng.next_u32() % 62) as u8 + 1;
+            let r = Requant::try_new(m, n).unwrap();
+            assert_eq!(
+                r.apply(acc, 0, 127),
+                reference(acc, m, n).clamp(0, 127) as i8
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_out_of_range_parameters() {
+        assert!(Requant::try_new(-1, 31).is_none());
+        assert!(Requant::try_new(5, 0).is_none());
+        assert!(Requant::try_new(5, 63).is_none());
+        assert!(Requant::try_new(0, 62).is_some());
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn from_scale_is_normalised_and_accurate() {
+        for &s in &[
+            1e-9,
+            3.7e-5,
+            0.001,
+            0.25,
+            0.5,
+            0.999_999_9,
+            1.0,
+            1.5,
+            127.0,
+            1e6,
+        ] {
+            let r = Requant::from_scale(s).unwrap();
+            assert!(r.multiplier() >= 1 << 30, "{s}: {r:?}");
+            assert!((r.scale() - s).abs() <= s * 1e-9, "{s}: {}", r.scale());
+        }
+        let tiny = Requant::from_scale(1e-15).unwrap();
+        assert_eq!(tiny.shift(), MAX_SHIFT);
+        assert!(tiny.multiplier() < 1 << 30);
+        assert_eq!(Requant::from_scale(0.0).unwrap().multiplier(), 0);
+        assert!(Requant::from_scale(2f64.powi(30)).is_none());
+        assert!(Requant::from_scale(-1.0).is_none());
+        assert!(Requant::from_scale(f64::NAN).is_none());
+    }
+}
