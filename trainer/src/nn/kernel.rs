@@ -1,0 +1,605 @@
+//! Host-side building blocks shared by the layers: the supported element types ([`NnFloat`]) and
+//! devices ([`NnDevice`]), a bounds-checked wrapper around `gemm`, and the im2col / col2im pair the
+//! convolutions are made of.
+//!
+//! # Layouts
+//! Images are NCHW, row-major and contiguous. For a convolution with kernel `k`, stride `s` and
+//! padding `p` whose kernel window visits a `grid_h × grid_w` grid of positions on an
+//! `img_h × img_w` image, the *column matrix* is row-major with
+//! `rows = chan·k·k` (row `(c, ky, kx)`) and `cols = batch·grid_h·grid_w` (column `(b, gy, gx)`),
+//! and holds `img[b][c][gy·s + ky − p][gx·s + kx − p]`, or zero where that falls into the padding.
+//! [`im2col`] fills it; [`col2im`] is its adjoint (the transpose of the same linear map) and
+//! scatter-adds a column matrix back into an image.
+//!
+//! For [`Conv2D`](super::Conv2D) the image is the layer input and the grid its output; for
+//! [`ConvTrans2D`](super::ConvTrans2D) it is the other way round, which is why one pair of
+//! functions serves both layers (and each layer's backward pass is the other layer's forward).
+
+use dfdx::prelude::{Cpu, Device, Dtype, Storage};
+use rand_distr::uniform::SampleUniform;
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// Element types the layers in this module support: `f32` and `f64`.
+///
+/// Sealed, because the matrix products go to the `gemm` crate, which only has kernels for these
+/// (and complex / half types this module does not use).
+pub trait NnFloat: Dtype + std::ops::Neg<Output = Self> + SampleUniform + sealed::Sealed {}
+impl NnFloat for f32 {}
+impl NnFloat for f64 {}
+
+/// A dfdx device whose tensor and gradient buffers live in host memory, so that the CPU kernels in
+/// this module can work on them. Implemented for [`Cpu`].
+///
+/// dfdx keeps a tensor's storage private; the layers read tensors with the public
+/// `Tensor::copy_into`, create them with `TensorFromVec`, and reach gradient buffers through
+/// `Gradients::get_or_alloc_mut` plus this trait.
+pub trait NnDevice<E: NnFloat>: Device<E> {
+    /// The host vector behind a gradient buffer of this device.
+    fn host_vec_mut(buf: &mut <Self as Storage<E>>::Vec) -> &mut Vec<E>;
+}
+
+impl NnDevice<f32> for Cpu {
+    fn host_vec_mut(buf: &mut <Self as Storage<f32>>::Vec) -> &mut Vec<f32> {
+        buf
+    }
+}
+
+impl NnDevice<f64> for Cpu {
+    fn host_vec_mut(buf: &mut <Self as Storage<f64>>::Vec) -> &mut Vec<f64> {
+        buf
+    }
+}
+
+/// Converts an `f64` constant to `E` (exact for the small constants used here).
+pub(crate) fn cast<E: NnFloat>(v: f64) -> E {
+    // `FromPrimitive` is a supertrait of `Dtype`; for f32/f64 this never fails.
+    E::from_f64(v).expect("f32/f64 accept every f64 constant")
+}
+
+/// Where the kernel window of a convolution lands: see the module docs for the meaning of each field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Geometry {
+    pub batch: usize,
+    pub chan: usize,
+    pub img_h: usize,
+    pub img_w: usize,
+    pub grid_h: usize,
+    pub grid_w: usize,
+    pub k: usize,
+    pub s: usize,
+    pub p: usize,
+}
+
+impl Geometry {
+    /// Number of elements of one image tensor `(batch, chan, img_h, img_w)`.
+    pub fn img_len(&self) -> usize {
+        self.batch * self.chan * self.img_h * self.img_w
+    }
+    /// Rows of the column matrix: `chan·k·k`.
+    pub fn rows(&self) -> usize {
+        self.chan * self.k * self.k
+    }
+    /// Columns of the column matrix: `batch·grid_h·grid_w`.
+    pub fn cols(&self) -> usize {
+        self.batch * self.grid_h * self.grid_w
+    }
+    /// Number of elements of the column matrix.
+    pub fn cols_len(&self) -> usize {
+        self.rows() * self.cols()
+    }
+}
+
+/// The window positions of a [`Geometry`] precomputed on a zero-padded copy of one image plane.
+///
+/// The padded plane is `ph × pw`, with the image at offset `(p, p)`; it is large enough for every
+/// position any kernel window touches, so gathering and scattering through `index` need no
+/// bounds logic. `index[(ky·k + kx)·grid + gy·grid_w + gx]` is the padded-plane offset of
+/// `(gy·s + ky, gx·s + kx)`.
+struct Gather {
+    ph: usize,
+    pw: usize,
+    index: Vec<u32>,
+}
+
+impl Gather {
+    fn new(g: &Geometry) -> Self {
+        assert!(g.s > 0, "stride must be positive");
+        let span = |grid: usize| if grid == 0 { 0 } else { (grid - 1) * g.s + g.k };
+        let ph = (g.img_h + g.p).max(span(g.grid_h));
+        let pw = (g.img_w + g.p).max(span(g.grid_w));
+        assert!(ph * pw <= u32::MAX as usize, "image plane too large");
+        let mut index = Vec::with_capacity(g.k * g.k * g.grid_h * g.grid_w);
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                for gy in 0..g.grid_h {
+                    let row = (gy * g.s + ky) * pw + kx;
+                    index.extend((0..g.grid_w).map(|gx| (row + gx * g.s) as u32));
+                }
+            }
+        }
+        Self { ph, pw, index }
+    }
+
+    /// The index block of kernel offset `kk = ky·k + kx`.
+    fn block(&self, kk: usize, grid: usize) -> &[u32] {
+        &self.index[kk * grid..][..grid]
+    }
+}
+
+/// Zero-padded copies of the `batch` planes of channel `c` of `img`, one after another.
+struct PaddedPlanes<E> {
+    data: Vec<E>,
+    len: usize,
+}
+
+impl<E: Dtype> PaddedPlanes<E> {
+    fn new(g: &Geometry, gather: &Gather) -> Self {
+        let len = gather.ph * gather.pw;
+        Self {
+            data: vec![E::default(); g.batch * len],
+            len,
+        }
+    }
+    fn plane(&self, b: usize) -> &[E] {
+        &self.data[b * self.len..][..self.len]
+    }
+    /// Copies channel `c` of every image into the interiors (the zero borders are never written).
+    fn load(&mut self, g: &Geometry, gather: &Gather, img: &[E], c: usize) {
+        let plane = g.img_h * g.img_w;
+        for b in 0..g.batch {
+            let src = &img[(b * g.chan + c) * plane..][..plane];
+            let dst = &mut self.data[b * self.len..][..self.len];
+            for (y, row) in src.chunks_exact(g.img_w).enumerate() {
+                dst[(y + g.p) * gather.pw + g.p..][..g.img_w].copy_from_slice(row);
+            }
+        }
+    }
+    /// Adds the interiors into channel `c` of every image.
+    fn add_into(&self, g: &Geometry, gather: &Gather, img: &mut [E], c: usize) {
+        let plane = g.img_h * g.img_w;
+        for b in 0..g.batch {
+            let src = self.plane(b);
+            let dst = &mut img[(b * g.chan + c) * plane..][..plane];
+            for (y, row) in dst.chunks_exact_mut(g.img_w).enumerate() {
+                let prow = &src[(y + g.p) * gather.pw + g.p..][..g.img_w];
+                for (d, s) in row.iter_mut().zip(prow) {
+                    *d += *s;
+                }
+            }
+        }
+    }
+}
+
+/// The column matrix of the images `img` (see the module docs), written front to back.
+///
+/// # Panics
+/// If the image length does not match `g`.
+pub(crate) fn im2col<E: Dtype>(g: &Geometry, img: &[E]) -> Vec<E> {
+    assert_eq!(img.len(), g.img_len(), "im2col: image length");
+    let gather = Gather::new(g);
+    let (grid, kk) = (g.grid_h * g.grid_w, g.k * g.k);
+    let mut pads = PaddedPlanes::new(g, &gather);
+    let mut cols = Vec::with_capacity(g.cols_len());
+    for c in 0..g.chan {
+        pads.load(g, &gather, img, c);
+        for k in 0..kk {
+            let index = gather.block(k, grid);
+            for b in 0..g.batch {
+                let pad = pads.plane(b);
+                cols.extend(index.iter().map(|&i| pad[i as usize]));
+            }
+        }
+    }
+    debug_assert_eq!(cols.len(), g.cols_len());
+    cols
+}
+
+/// Adds the column matrix `cols` into the images `img` (the adjoint of [`im2col`]: every column
+/// entry is added to the pixel it was read from; entries that fall into the padding are dropped).
+///
+/// # Panics
+/// If the slice lengths do not match `g`.
+pub(crate) fn col2im<E: Dtype>(g: &Geometry, cols: &[E], img: &mut [E]) {
+    assert_eq!(img.len(), g.img_len(), "col2im: image length");
+    assert_eq!(cols.len(), g.cols_len(), "col2im: column matrix length");
+    let gather = Gather::new(g);
+    let (grid, kk) = (g.grid_h * g.grid_w, g.k * g.k);
+    let mut pads = PaddedPlanes::new(g, &gather);
+    let mut src = cols.chunks_exact(grid.max(1));
+    for c in 0..g.chan {
+        pads.data.fill(E::default());
+        for k in 0..kk {
+            let index = gather.block(k, grid);
+            for b in 0..g.batch {
+                let pad = &mut pads.data[b * pads.len..][..pads.len];
+                let s = if grid == 0 {
+                    &[][..]
+                } else {
+                    src.next().expect("length checked")
+                };
+                for (v, &i) in s.iter().zip(index) {
+                    pad[i as usize] += *v;
+                }
+            }
+        }
+        pads.add_into(g, &gather, img, c);
+    }
+}
+
+/// `(batch, chan, plane)` → `(chan, batch·plane)`: writes `dst[c][b·plane + i] = src[b][c][i]`.
+pub(crate) fn batch_to_channel_major<E: Dtype>(
+    src: &[E],
+    batch: usize,
+    chan: usize,
+    plane: usize,
+) -> Vec<E> {
+    assert_eq!(src.len(), batch * chan * plane);
+    if batch == 1 {
+        return src.to_vec();
+    }
+    let mut dst = Vec::with_capacity(src.len());
+    for c in 0..chan {
+        for b in 0..batch {
+            dst.extend_from_slice(&src[(b * chan + c) * plane..][..plane]);
+        }
+    }
+    dst
+}
+
+/// `(chan, batch·plane)` added into `(batch, chan, plane)`: `dst[b][c][i] += src[c][b·plane + i]`.
+pub(crate) fn add_channel_major_to_batch<E: Dtype>(
+    src: &[E],
+    batch: usize,
+    chan: usize,
+    plane: usize,
+    dst: &mut [E],
+) {
+    assert_eq!(src.len(), batch * chan * plane);
+    assert_eq!(dst.len(), src.len());
+    for c in 0..chan {
+        for b in 0..batch {
+            let d = &mut dst[(b * chan + c) * plane..][..plane];
+            let s = &src[(c * batch + b) * plane..][..plane];
+            for (dv, sv) in d.iter_mut().zip(s) {
+                *dv += *sv;
+            }
+        }
+    }
+}
+
+/// `grad_bias[c] += Σ_b Σ_i grad_out[b][c][i]` for an NCHW gradient with `plane = H·W`.
+pub(crate) fn add_bias_grad<E: Dtype>(grad_out: &[E], chan: usize, plane: usize, gb: &mut [E]) {
+    assert_eq!(gb.len(), chan);
+    if chan * plane == 0 {
+        return;
+    }
+    assert_eq!(grad_out.len() % (chan * plane), 0);
+    for img in grad_out.chunks_exact(chan * plane) {
+        for (g, ch) in gb.iter_mut().zip(img.chunks_exact(plane)) {
+            let mut acc = E::default();
+            for v in ch {
+                acc += *v;
+            }
+            *g += acc;
+        }
+    }
+}
+
+/// A read-only strided matrix: element `(i, j)` is `data[i·rs + j·cs]`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MatRef<'a, E> {
+    pub data: &'a [E],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a, E> MatRef<'a, E> {
+    /// A row-major matrix with `ncols` columns.
+    pub fn row_major(data: &'a [E], ncols: usize) -> Self {
+        Self {
+            data,
+            rs: ncols,
+            cs: 1,
+        }
+    }
+    /// The transpose of the row-major matrix with `ncols` columns stored in `data`.
+    pub fn transposed(data: &'a [E], ncols: usize) -> Self {
+        Self {
+            data,
+            rs: 1,
+            cs: ncols,
+        }
+    }
+    /// Panics unless every element of a `rows × cols` matrix lies inside `data`.
+    fn check(&self, rows: usize, cols: usize, what: &str) {
+        let last = (rows - 1).checked_mul(self.rs).and_then(|r| {
+            (cols - 1)
+                .checked_mul(self.cs)
+                .and_then(|c| r.checked_add(c))
+        });
+        assert!(
+            matches!(last, Some(i) if i < self.data.len()),
+            "matmul: {what} ({rows}×{cols}, strides {}/{}) does not fit in {} elements",
+            self.rs,
+            self.cs,
+            self.data.len()
+        );
+        assert!(self.rs <= isize::MAX as usize && self.cs <= isize::MAX as usize);
+    }
+}
+
+/// `dst = a · b` (or `dst += a · b` with `accumulate`), where `a` is `m × k`, `b` is `k × n` and
+/// `dst` is `m × n`, row-major with row stride `dst_rs`. Runs on `gemm` with dfdx's threading
+/// (rayon, which `gemm` only uses for products large enough to profit).
+///
+/// # Panics
+/// If a matrix does not fit in its slice.
+pub(crate) fn matmul<E: NnFloat>(
+    (m, k, n): (usize, usize, usize),
+    dst: &mut [E],
+    dst_rs: usize,
+    accumulate: bool,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        dst_rs >= n && dst_rs <= isize::MAX as usize,
+        "matmul: dst row stride"
+    );
+    assert!(
+        (m - 1)
+            .checked_mul(dst_rs)
+            .and_then(|i| i.checked_add(n))
+            .is_some_and(|end| end <= dst.len()),
+        "matmul: dst ({m}×{n}, row stride {dst_rs}) does not fit in {} elements",
+        dst.len()
+    );
+    if k == 0 {
+        if !accumulate {
+            for row in dst.chunks_mut(dst_rs).take(m) {
+                row[..n].fill(E::default());
+            }
+        }
+        return;
+    }
+    a.check(m, k, "lhs");
+    b.check(k, n, "rhs");
+    let (zero, one) = (E::default(), E::ONE);
+    // SAFETY: `E` is f32 or f64 (`NnFloat` is sealed), the element types `gemm::gemm` dispatches on.
+    // The checks above prove that every element `gemm` addresses — (i, j) at
+    // `ptr + i·rs + j·cs` for i < rows, j < cols of each operand — lies inside its slice, and all
+    // strides fit in `isize`. `dst` is borrowed mutably and `a`, `b` immutably, so the output does
+    // not alias the inputs. `gemm` only reads `dst` when `accumulate` (read_dst) is set.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            if accumulate { one } else { zero },
+            one,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    fn random(rng: &mut StdRng, n: usize) -> Vec<f64> {
+        (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect()
+    }
+
+    /// im2col written the obvious way, element by element.
+    fn im2col_reference(g: &Geometry, img: &[f64]) -> Vec<f64> {
+        let mut cols = vec![0.0; g.cols_len()];
+        for c in 0..g.chan {
+            for ky in 0..g.k {
+                for kx in 0..g.k {
+                    for b in 0..g.batch {
+                        for gy in 0..g.grid_h {
+                            for gx in 0..g.grid_w {
+                                let iy = (gy * g.s + ky) as isize - g.p as isize;
+                                let ix = (gx * g.s + kx) as isize - g.p as isize;
+                                let row = (c * g.k + ky) * g.k + kx;
+                                let col = (b * g.grid_h + gy) * g.grid_w + gx;
+                                if iy >= 0
+                                    && ix >= 0
+                                    && (iy as usize) < g.img_h
+                                    && (ix as usize) < g.img_w
+                                {
+                                    let i = ((b * g.chan + c) * g.img_h + iy as usize) * g.img_w
+                                        + ix as usize;
+                                    cols[row * g.cols() + col] = img[i];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cols
+    }
+
+    fn geometries() -> Vec<Geometry> {
+        let mut v = Vec::new();
+        // (img_h, img_w, k, s, p) with the grid size from the conv formula, plus odd cases.
+        for &(ih, iw, k, s, p) in &[
+            (28, 28, 4, 2, 1),
+            (14, 14, 4, 2, 1),
+            (7, 6, 4, 2, 1),
+            (5, 6, 3, 2, 1),
+            (5, 5, 3, 1, 1),
+            (7, 8, 3, 2, 0),
+            (8, 7, 5, 3, 2),
+            (3, 3, 2, 1, 0),
+            (2, 3, 4, 1, 2),
+            (4, 4, 1, 1, 0),
+            (6, 5, 3, 3, 3),
+        ] {
+            v.push(Geometry {
+                batch: 2,
+                chan: 3,
+                img_h: ih,
+                img_w: iw,
+                grid_h: (ih + 2 * p - k) / s + 1,
+                grid_w: (iw + 2 * p - k) / s + 1,
+                k,
+                s,
+                p,
+            });
+        }
+        // A grid that does not come from the conv formula (as in transposed convs with uneven sizes).
+        v.push(Geometry {
+            batch: 1,
+            chan: 2,
+            img_h: 6,
+            img_w: 6,
+            grid_h: 2,
+            grid_w: 4,
+            k: 4,
+            s: 2,
+            p: 1,
+        });
+        v
+    }
+
+    #[test]
+    fn im2col_matches_reference() {
+        let mut rng = StdRng::seed_from_u64(1);
+        for g in geometries() {
+            let img = random(&mut rng, g.img_len());
+            assert_eq!(im2col(&g, &img), im2col_reference(&g, &img), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn col2im_is_adjoint_of_im2col() {
+        // <im2col(x), y> == <x, col2im(y)> for random x, y.
+        let mut rng = StdRng::seed_from_u64(2);
+        for g in geometries() {
+            let x = random(&mut rng, g.img_len());
+            let y = random(&mut rng, g.cols_len());
+            let cols = im2col(&g, &x);
+            let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
+            let mut back = vec![0.0; g.img_len()];
+            col2im(&g, &y, &mut back);
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+            assert!(
+                (lhs - rhs).abs() <= 1e-12 * (1.0 + lhs.abs()),
+                "{g:?}: {lhs} vs {rhs}"
+            );
+        }
+    }
+
+    #[test]
+    fn col2im_accumulates() {
+        let g = geometries()[0];
+        let mut rng = StdRng::seed_from_u64(3);
+        let y = random(&mut rng, g.cols_len());
+        let mut once = vec![0.0; g.img_len()];
+        col2im(&g, &y, &mut once);
+        let mut twice = once.clone();
+        col2im(&g, &y, &mut twice);
+        for (a, b) in once.iter().zip(&twice) {
+            assert!((2.0 * a - b).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn matmul_matches_naive_with_strides() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let (m, k, n) = (7, 5, 9);
+        let a = random(&mut rng, m * k); // row-major m×k
+        let bt = random(&mut rng, n * k); // row-major n×k, used transposed as k×n
+        let naive = |i: usize, j: usize| (0..k).map(|l| a[i * k + l] * bt[j * k + l]).sum::<f64>();
+        let dst_rs = n + 3;
+        let mut dst = vec![1.0; m * dst_rs];
+        matmul(
+            (m, k, n),
+            &mut dst,
+            dst_rs,
+            true,
+            MatRef::row_major(&a, k),
+            MatRef::transposed(&bt, k),
+        );
+        for i in 0..m {
+            for j in 0..n {
+                assert!((dst[i * dst_rs + j] - 1.0 - naive(i, j)).abs() < 1e-12);
+            }
+            for j in n..dst_rs {
+                assert_eq!(
+                    dst[i * dst_rs + j],
+                    1.0,
+                    "padding between rows is untouched"
+                );
+            }
+        }
+        let mut fresh = vec![f64::NAN; m * n];
+        matmul(
+            (m, k, n),
+            &mut fresh,
+            n,
+            false,
+            MatRef::row_major(&a, k),
+            MatRef::transposed(&bt, k),
+        );
+        for i in 0..m {
+            for j in 0..n {
+                assert!((fresh[i * n + j] - naive(i, j)).abs() < 1e-12);
+            }
+        }
+        // f32 goes through the same wrapper.
+        let a32: Vec<f32> = a.iter().map(|&v| v as f32).collect();
+        let b32: Vec<f32> = bt.iter().map(|&v| v as f32).collect();
+        let mut d32 = vec![0.0f32; m * n];
+        matmul(
+            (m, k, n),
+            &mut d32,
+            n,
+            false,
+            MatRef::row_major(&a32, k),
+            MatRef::transposed(&b32, k),
+        );
+        assert!((d32[n + 2] as f64 - naive(1, 2)).abs() < 1e-5);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not fit")]
+    fn matmul_rejects_short_slices() {
+        let a = [1.0f64; 6];
+        let b = [1.0f64; 5];
+        let mut d = [0.0f64; 6];
+        matmul(
+            (2, 3, 2),
+            &mut d,
+            2,
+            false,
+            MatRef::row_major(&a, 3),
+            MatRef::row_major(&b, 2),
+        );
+    }
+}

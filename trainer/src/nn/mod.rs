@@ -1,0 +1,69 @@
+//! Neural-network layers that dfdx 0.13 lacks on stable Rust, in the shape dfdx's own layers have
+//! (a zero-sized builder type for model tuples, a built type with public parameter tensors,
+//! `TensorCollection` so optimisers, `ZeroGrads` and save/load visitors see the parameters, and
+//! `Module`/`ModuleMut` for any tape).
+//!
+//! | builder | does | PyTorch |
+//! |---|---|---|
+//! | [`Conv2D<IN, OUT, K, S, P>`](Conv2D) | convolution with bias | `nn.Conv2d(IN, OUT, K, S, P)` |
+//! | [`ConvTrans2D<IN, OUT, K, S, P>`](ConvTrans2D) | transposed convolution with bias | `nn.ConvTranspose2d(IN, OUT, K, S, P)` |
+//! | [`LeakyReLU<SLOPE_PER_MILLE = 200>`](LeakyReLU) | fused leaky ReLU, slope 0.2 by default | `nn.LeakyReLU(0.2)` |
+//! | [`Flatten`] | `(B, C, H, W) → (B, C·H·W)` | `nn.Flatten()` |
+//! | [`Unflatten<C, H, W>`](Unflatten) | `(B, N) → (B, C, H, W)` | `nn.Unflatten(1, (C, H, W))` |
+//!
+//! Spatial sizes are compile-time `Const`s; which input sizes a convolution accepts (and what it
+//! turns them into), and which shapes `Flatten` flattens, is listed in `dims.rs` through
+//! [`ConvDim`] / [`ConvTransDim`] / [`FlattenShape`]. Everything is
+//! generic over the element type (`f32`, `f64`: [`NnFloat`]) and device ([`NnDevice`]:
+//! implemented for dfdx's `Cpu`).
+//!
+//! Builder tuples nest at most 6 deep, so longer models nest tuples:
+//!
+//! ```
+//! use dfdx::prelude::*;
+//! // Import our LeakyReLU by name: it then wins over dfdx's in the prelude glob.
+//! use trainer::nn::{Conv2D, ConvTrans2D, Flatten, LeakyReLU, Unflatten};
+//!
+//! type Generator = (
+//!     (Linear<32, 3136>, Unflatten<64, 7, 7>, BatchNorm2D<64>, ReLU),
+//!     (ConvTrans2D<64, 32, 4, 2, 1>, BatchNorm2D<32>, ReLU),
+//!     (ConvTrans2D<32, 1, 4, 2, 1>, Tanh),
+//! );
+//! type Discriminator = (
+//!     (Conv2D<1, 64, 4, 2, 1>, LeakyReLU),
+//!     (Conv2D<64, 128, 4, 2, 1>, BatchNorm2D<128>, LeakyReLU),
+//!     (Flatten, Linear<6272, 1>),
+//! );
+//!
+//! let dev: Cpu = Default::default();
+//! let g = dev.build_module::<Generator, f32>();
+//! let d = dev.build_module::<Discriminator, f32>();
+//! let z: Tensor<Rank2<2, 32>, f32, _> = dev.sample_normal();
+//! let images: Tensor<Rank4<2, 1, 28, 28>, f32, _> = g.forward(z); // inference: NoneTape
+//! let logits: Tensor<Rank2<2, 1>, f32, _> = d.forward(images);
+//! # let _ = logits;
+//! ```
+//!
+//! Training uses `forward_mut` on traced tensors (`x.trace(grads)`), as dfdx's `BatchNorm2D`
+//! requires; these layers accept both tapes with either method.
+#![deny(missing_docs)]
+#![deny(unsafe_code)] // the one exception, the call into `gemm`, is in `kernel::matmul`
+
+mod conv2d;
+mod convtrans2d;
+pub(crate) mod dims;
+mod kernel;
+mod leaky_relu;
+mod reshape;
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
+
+pub use conv2d::{try_conv2d, Conv2D, DeviceConv2D};
+pub use convtrans2d::{try_conv_trans2d, ConvTrans2D, DeviceConvTrans2D};
+pub use dims::{ConvDim, ConvTransDim, FlattenShape};
+pub use kernel::{NnDevice, NnFloat};
+pub use leaky_relu::{try_leaky_relu, LeakyReLU};
+pub use reshape::{Flatten, Unflatten};
