@@ -1,0 +1,120 @@
+//! Command-line interface: `trainer [train]`, `trainer sample`, `trainer export`.
+
+use crate::models::ModelKind;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Trains a GAN on MNIST (the original paper's experiment) and exports its generator for
+/// microcontrollers.
+#[derive(Debug, Parser)]
+#[command(name = "trainer", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; without a subcommand, `train`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Training options (when no subcommand is given).
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a GAN (the default).
+    Train(TrainArgs),
+    /// Write generated digits of a run as an IDX3 file plus a PNG grid.
+    Sample(SampleArgs),
+    /// Quantise a run's `mcu` generator into the firmware blob and check it against the float model.
+    Export(ExportArgs),
+}
+
+/// Options of `trainer export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The run folder whose checkpoint to export.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+}
+
+/// How to show progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProgressArg {
+    /// A bar when stderr is a terminal, plain lines otherwise.
+    Auto,
+    /// Always the bar.
+    Bar,
+    /// Always plain lines.
+    Lines,
+    /// Nothing but the summary.
+    Quiet,
+}
+
+/// Options of `trainer train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Model preset.
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Iterations (one discriminator step + one generator step each) [default: 20000].
+    #[arg(long)]
+    pub iterations: Option<u64>,
+    /// Seed for weights, batches and noise [default: 1].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Batch size [default: 64].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Adam learning rate [default: 0.0002].
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Adam β₁ [default: 0.5].
+    #[arg(long)]
+    pub beta1: Option<f32>,
+    /// Adam β₂ [default: 0.999].
+    #[arg(long)]
+    pub beta2: Option<f32>,
+    /// Draw an extra sample grid every N iterations (the paper's 0, 100, 3000, 20000 are always drawn).
+    #[arg(long)]
+    pub snapshot_every: Option<u64>,
+    /// Write a checkpoint every N iterations [default: 1000].
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Write a metrics row every N iterations [default: 50].
+    #[arg(long)]
+    pub log_every: Option<u64>,
+    /// Folder holding the four MNIST IDX files (raw or .gz); else $MNIST_DIR, the cache, a download.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Never download MNIST.
+    #[arg(long)]
+    pub no_download: bool,
+    /// Folder for run folders.
+    #[arg(long, default_value = "runs", value_name = "DIR")]
+    pub runs_dir: PathBuf,
+    /// Run name [default: <model>-seed<seed>].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Continue the run in this folder from its checkpoint (only --iterations may change).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "seed", "batch", "lr", "beta1", "beta2", "name"])]
+    pub resume: Option<PathBuf>,
+    /// Progress display.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: ProgressArg,
+}
+
+/// Options of `trainer sample`.
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// The run folder whose checkpoint to sample.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Number of digits.
+    #[arg(long, default_value_t = 64)]
+    pub count: usize,
+    /// Output IDX3 file; the PNG grid goes beside it with the extension `.png`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Seed of the latents.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}

@@ -1,0 +1,18 @@
+//! Trains a GAN on MNIST with dfdx and exports its generator for `firmware-core`.
+//!
+//! * [`data`]: MNIST — locating, downloading, strict IDX validation.
+//! * [`nn`]: the layers dfdx lacks on stable Rust (convolutions, fused LeakyReLU, reshapes).
+//! * [`models`]: the presets (`mcu`, `mlp`, `dcgan`), shapes checked at compile time.
+//! * [`train`]: the paper's training loop, checkpoints, metrics.
+//! * [`artifacts`]: sample grids and the loss plot.
+//! * [`sample`] and [`export`]: generated digits as IDX files; the firmware blob.
+
+pub mod artifacts;
+pub mod cli;
+pub mod data;
+pub mod export;
+pub mod fsutil;
+pub mod models;
+pub mod nn;
+pub mod sample;
+pub mod train;

@@ -1,0 +1,35 @@
+//! The DCGAN reference (Radford et al., 2015) at MNIST size:
+//! G z100 → Linear 128·7·7 → BN → ReLU → ConvT 128→64 → BN → ReLU → ConvT 64→1 → tanh;
+//! D Conv 1→64 → LeakyReLU → Conv 64→128 → BN → LeakyReLU → Linear 6272→1.
+//! Every (transposed) convolution is kernel 4, stride 2, padding 1.
+
+use super::Preset;
+use crate::nn::{Conv2D, ConvTrans2D, Flatten, LeakyReLU, Unflatten};
+use dfdx::prelude::*;
+
+type Generator = (
+    (
+        Linear<100, 6272>,
+        Unflatten<128, 7, 7>,
+        BatchNorm2D<128>,
+        ReLU,
+    ),
+    (ConvTrans2D<128, 64, 4, 2, 1>, BatchNorm2D<64>, ReLU),
+    (ConvTrans2D<64, 1, 4, 2, 1>, Tanh, Flatten),
+);
+
+type Discriminator = (
+    (Unflatten<1, 28, 28>, Conv2D<1, 64, 4, 2, 1>, LeakyReLU),
+    (Conv2D<64, 128, 4, 2, 1>, BatchNorm2D<128>, LeakyReLU),
+    (Flatten, Linear<6272, 1>),
+);
+
+/// The `dcgan` preset.
+pub struct Dcgan;
+
+impl Preset for Dcgan {
+    const NAME: &'static str = "dcgan";
+    type Latent = Const<100>;
+    type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
+    type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
+}

@@ -1,0 +1,18 @@
+//! The training loop of the original GAN paper (Goodfellow et al., 2014, Algorithm 1 with k = 1):
+//! each iteration takes one discriminator step on a real and a fake batch, then one generator
+//! step with the non-saturating loss, both with Adam.
+
+pub mod adam;
+pub mod batches;
+pub mod checkpoint;
+pub mod config;
+pub mod metrics;
+pub mod params;
+mod run;
+mod run_dir;
+
+pub use checkpoint::{Checkpoint, CheckpointError};
+pub use config::{TrainConfig, PAPER_SNAPSHOTS};
+pub use metrics::MetricRow;
+pub use run::{fixed_noise, generate_with, train, Outcome, Progress, TrainError};
+pub use run_dir::RunDir;

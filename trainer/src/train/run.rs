@@ -1,0 +1,437 @@
+//! One training run, fresh or resumed, generic over the preset.
+
+use super::adam::Adam;
+use super::batches::{normal_noise, stream, BatchSampler, Purpose};
+use super::checkpoint::{Checkpoint, CheckpointError};
+use super::config::TrainConfig;
+use super::metrics::{write_csv, MetricRow};
+use super::params::{collect, restore};
+use super::run_dir::RunDir;
+use crate::artifacts::{grid, plot};
+use crate::data::{Dataset, PIXELS};
+use crate::fsutil::write_atomic;
+use crate::models::{Preset, Rows, PIXELS as NET_PIXELS};
+use crate::with_preset;
+use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
+use dfdx::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+const _: () = assert!(PIXELS == NET_PIXELS);
+
+/// How a run reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A progress bar with ETA, it/s and the current losses.
+    Bar,
+    /// One plain line per metrics row (for logs and non-terminals).
+    Lines,
+    /// Nothing.
+    Quiet,
+}
+
+/// How a run ended without error.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Iterations completed.
+    pub iteration: u64,
+    /// Stopped early by the stop flag (Ctrl-C); a checkpoint was written.
+    pub interrupted: bool,
+    /// Training seconds (resumed runs included).
+    pub train_seconds: f64,
+    /// The last metrics row.
+    pub last: Option<MetricRow>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Settings that cannot train.
+    #[error("invalid settings: {0}")]
+    Config(String),
+    /// A file of the run could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint problem.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A checkpoint that does not fit this preset.
+    #[error("{path}: {message}")]
+    Incompatible { path: PathBuf, message: String },
+    /// A loss became NaN or infinite; the last checkpoint on disk is the last good state.
+    #[error("training diverged at iteration {iteration} (D loss {d_loss}, G loss {g_loss}); the last good checkpoint is {checkpoint} — resume from it with a lower --lr")]
+    Diverged {
+        iteration: u64,
+        d_loss: f32,
+        g_loss: f32,
+        checkpoint: PathBuf,
+    },
+    /// An image or plot could not be drawn.
+    #[error("{path}: {message}")]
+    Artifact { path: PathBuf, message: String },
+}
+
+fn io_err(path: PathBuf) -> impl FnOnce(std::io::Error) -> TrainError {
+    move |source| TrainError::Io { path, source }
+}
+
+/// Trains (or resumes) a run in `dir` on `data` until `config.iterations` or until `stop` is set.
+pub fn train(
+    config: &TrainConfig,
+    data: &Dataset,
+    dir: &RunDir,
+    resume: Option<Checkpoint>,
+    stop: &AtomicBool,
+    progress: Progress,
+) -> Result<Outcome, TrainError> {
+    config.validate().map_err(TrainError::Config)?;
+    if data.is_empty() {
+        return Err(TrainError::Config("the training set is empty".into()));
+    }
+    dir.create().map_err(io_err(dir.root.clone()))?;
+    let json = serde_json::to_string_pretty(config).expect("config serialises");
+    write_atomic(&dir.config(), json.as_bytes()).map_err(io_err(dir.config()))?;
+    with_preset!(config.model, P => train_preset::<P>(config, data, dir, resume, stop, progress))
+}
+
+/// Pixels in [-1, 1] of a whole set, converted once.
+fn scaled_images(data: &Dataset) -> Vec<f32> {
+    data.images
+        .iter()
+        .map(|&p| p as f32 / 127.5 - 1.0)
+        .collect()
+}
+
+/// The fixed latents of the progress grids (64 = 8×8).
+pub fn fixed_noise(seed: u64, latent: usize) -> Vec<f32> {
+    normal_noise(
+        &mut stream(seed, Purpose::FixedNoise, 0),
+        grid::GRID_COUNT,
+        latent,
+    )
+}
+
+/// Runs the generator in evaluation mode on `latents` (row-major, `latent` values per row).
+pub fn generate_with<P: Preset>(g: &P::G, dev: &Cpu, latents: Vec<f32>) -> Vec<f32> {
+    let rows = latents.len() / P::Latent::SIZE;
+    let z: Rows<P::Latent> = dev.tensor_from_vec(latents, (rows, P::Latent::default()));
+    g.forward(z).as_vec()
+}
+
+struct Models<P: Preset> {
+    g: P::G,
+    d: P::D,
+    g_opt: Adam,
+    d_opt: Adam,
+}
+
+fn build_models<P: Preset>(
+    dev: &Cpu,
+    config: &TrainConfig,
+    resume: Option<&Checkpoint>,
+    path: &std::path::Path,
+) -> Result<Models<P>, TrainError> {
+    let mut g = P::G::build(dev);
+    let mut d = P::D::build(dev);
+    let new_opt = || Adam::new(config.lr, config.betas, 1e-8);
+    let (mut g_opt, mut d_opt) = (new_opt(), new_opt());
+    if let Some(ck) = resume {
+        let incompatible = |what: &str, message: String| TrainError::Incompatible {
+            path: path.to_owned(),
+            message: format!("{what} does not fit preset {}: {message}", P::NAME),
+        };
+        restore(&mut g, &ck.generator).map_err(|m| incompatible("generator", m))?;
+        restore(&mut d, &ck.discriminator).map_err(|m| incompatible("discriminator", m))?;
+        g_opt = ck.generator_opt.clone();
+        d_opt = ck.discriminator_opt.clone();
+    }
+    Ok(Models { g, d, g_opt, d_opt })
+}
+
+fn train_preset<P: Preset>(
+    config: &TrainConfig,
+    data: &Dataset,
+    dir: &RunDir,
+    resume: Option<Checkpoint>,
+    stop: &AtomicBool,
+    progress: Progress,
+) -> Result<Outcome, TrainError> {
+    let dev = Cpu::seed_from_u64(config.seed);
+    let Models {
+        mut g,
+        mut d,
+        mut g_opt,
+        mut d_opt,
+    } = build_models::<P>(&dev, config, resume.as_ref(), &dir.checkpoint())?;
+    let (start, mut metrics, mut train_seconds) = match &resume {
+        Some(ck) => (ck.iteration, ck.metrics.clone(), ck.train_seconds),
+        None => (0, Vec::new(), 0.0),
+    };
+    drop(resume);
+
+    let images = scaled_images(data);
+    let latent = P::Latent::SIZE;
+    let batch = config.batch_size;
+    let fixed = fixed_noise(config.seed, latent);
+    let mut sampler = BatchSampler::new(config.seed, data.len(), batch);
+    let ones: Rows<Const<1>> = dev.ones_like(&(batch, Const));
+    let zeros: Rows<Const<1>> = dev.zeros_like(&(batch, Const));
+    let mut g_grads = g.alloc_grads();
+    let mut d_grads = d.alloc_grads();
+
+    let draw_grid = |g: &P::G, iteration: u64| -> Result<(), TrainError> {
+        let pixels = generate_with::<P>(g, &dev, fixed.clone());
+        let path = dir.grid(iteration);
+        grid::save_grid(&path, &pixels).map_err(|message| TrainError::Artifact { path, message })
+    };
+    if start == 0 && config.is_snapshot(0) {
+        draw_grid(&g, 0)?;
+    }
+
+    let bar = match progress {
+        Progress::Bar => ProgressBar::new(config.iterations),
+        _ => ProgressBar::hidden(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} {per_sec} ETA {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_position(start);
+
+    let mut clock = Instant::now();
+    let mut window = Window::new(start);
+    let mut iteration = start;
+    while iteration < config.iterations {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let step = iteration; // 0-based index of this iteration's random draws
+        let mut real = Vec::with_capacity(batch * PIXELS);
+        for i in sampler.indices(step) {
+            real.extend_from_slice(&images[i * PIXELS..(i + 1) * PIXELS]);
+        }
+        let real: Rows<Const<PIXELS>> = dev.tensor_from_vec(real, (batch, Const));
+        let z_d: Rows<P::Latent> = dev.tensor_from_vec(
+            normal_noise(
+                &mut stream(config.seed, Purpose::DiscriminatorNoise, step),
+                batch,
+                latent,
+            ),
+            (batch, Default::default()),
+        );
+        let z_g: Rows<P::Latent> = dev.tensor_from_vec(
+            normal_noise(
+                &mut stream(config.seed, Purpose::GeneratorNoise, step),
+                batch,
+                latent,
+            ),
+            (batch, Default::default()),
+        );
+
+        // Discriminator step: maximise log D(x) + log(1 - D(G(z))).
+        // Training-mode forward (a throw-away tape), detached: this step trains D only.
+        let fake = g.forward_mut(z_d.leaky_traced()).retaped::<NoneTape>();
+        let real_logits = d.forward_mut(real.traced(d_grads));
+        let d_real = real_logits
+            .retaped::<NoneTape>()
+            .sigmoid()
+            .mean::<Rank0, _>()
+            .array();
+        let loss_real = bce(real_logits, ones.clone());
+        let loss_real_value = loss_real.array();
+        d_grads = loss_real.backward();
+        let fake_logits = d.forward_mut(fake.traced(d_grads));
+        let d_fake = fake_logits
+            .retaped::<NoneTape>()
+            .sigmoid()
+            .mean::<Rank0, _>()
+            .array();
+        let loss_fake = bce(fake_logits, zeros.clone());
+        let d_loss = loss_real_value + loss_fake.array();
+        d_grads = loss_fake.backward();
+        d_opt.update(&mut d, &d_grads);
+        d.zero_grads(&mut d_grads);
+
+        // Generator step, non-saturating: maximise log D(G(z)).
+        let fake = g.forward_mut(z_g.traced(g_grads));
+        let loss_g = bce(d.forward_mut(fake), ones.clone());
+        let g_loss = loss_g.array();
+        g_grads = loss_g.backward();
+        g_opt.update(&mut g, &g_grads);
+        g.zero_grads(&mut g_grads);
+
+        iteration += 1;
+        if !(d_loss.is_finite() && g_loss.is_finite()) {
+            bar.abandon();
+            return Err(TrainError::Diverged {
+                iteration,
+                d_loss,
+                g_loss,
+                checkpoint: dir.checkpoint(),
+            });
+        }
+        let elapsed = clock.elapsed().as_secs_f64();
+        train_seconds += elapsed;
+        window.add(elapsed, [d_loss, g_loss, d_real, d_fake]);
+        bar.set_position(iteration);
+        bar.set_message(format!("D {d_loss:.3} G {g_loss:.3}"));
+
+        if config.is_log(iteration) {
+            let row = window.row(iteration, batch, train_seconds);
+            if progress == Progress::Lines {
+                println!(
+                    "iter {:>6}/{}  D {:.4}  G {:.4}  D(x) {:.3}  D(G(z)) {:.3}  {:.0} img/s  {:.0}s",
+                    row.iteration,
+                    config.iterations,
+                    row.d_loss,
+                    row.g_loss,
+                    row.d_real,
+                    row.d_fake,
+                    row.images_per_sec,
+                    row.wall_seconds
+                );
+            }
+            metrics.push(row);
+            write_csv(&dir.metrics(), &metrics).map_err(io_err(dir.metrics()))?;
+        }
+        if config.is_snapshot(iteration) {
+            draw_grid(&g, iteration)?;
+        }
+        if config.is_checkpoint(iteration) {
+            save_checkpoint::<P>(
+                config,
+                dir,
+                iteration,
+                &g,
+                &d,
+                &g_opt,
+                &d_opt,
+                &metrics,
+                train_seconds,
+            )?;
+            // A missing font must not end a long run: the plot is a convenience.
+            if let Err(message) = plot::save_loss_plot(&dir.loss_plot(), &metrics) {
+                eprintln!("warning: {}: {message}", dir.loss_plot().display());
+            }
+        }
+        // Artifacts are not training time.
+        clock = Instant::now();
+    }
+    let interrupted = iteration < config.iterations;
+    if interrupted {
+        save_checkpoint::<P>(
+            config,
+            dir,
+            iteration,
+            &g,
+            &d,
+            &g_opt,
+            &d_opt,
+            &metrics,
+            train_seconds,
+        )?;
+        bar.abandon_with_message(format!("interrupted at iteration {iteration}"));
+    } else {
+        bar.finish();
+        save_generator_weights(&g, dir)?;
+    }
+    Ok(Outcome {
+        iteration,
+        interrupted,
+        train_seconds,
+        last: metrics.last().cloned(),
+    })
+}
+
+/// Averages over the iterations since the last metrics row, so rows are not single noisy steps.
+struct Window {
+    first: u64,
+    seconds: f64,
+    sums: [f64; 4],
+    count: u32,
+}
+
+impl Window {
+    fn new(first: u64) -> Self {
+        Window {
+            first,
+            seconds: 0.0,
+            sums: [0.0; 4],
+            count: 0,
+        }
+    }
+
+    fn add(&mut self, seconds: f64, values: [f32; 4]) {
+        self.seconds += seconds;
+        for (sum, v) in self.sums.iter_mut().zip(values) {
+            *sum += f64::from(v);
+        }
+        self.count += 1;
+    }
+
+    fn row(&mut self, iteration: u64, batch: usize, wall_seconds: f64) -> MetricRow {
+        let n = f64::from(self.count.max(1));
+        let mean = |i: usize| (self.sums[i] / n) as f32;
+        let row = MetricRow {
+            iteration,
+            d_loss: mean(0),
+            g_loss: mean(1),
+            d_real: mean(2),
+            d_fake: mean(3),
+            images_per_sec: ((iteration - self.first) as usize * batch) as f64
+                / self.seconds.max(1e-9),
+            wall_seconds,
+        };
+        *self = Window::new(iteration);
+        row
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn save_checkpoint<P: Preset>(
+    config: &TrainConfig,
+    dir: &RunDir,
+    iteration: u64,
+    g: &P::G,
+    d: &P::D,
+    g_opt: &Adam,
+    d_opt: &Adam,
+    metrics: &[MetricRow],
+    train_seconds: f64,
+) -> Result<(), TrainError> {
+    let ck = Checkpoint {
+        config: config.clone(),
+        iteration,
+        generator: collect(g),
+        discriminator: collect(d),
+        generator_opt: g_opt.clone(),
+        discriminator_opt: d_opt.clone(),
+        metrics: metrics.to_vec(),
+        train_seconds,
+    };
+    ck.save(&dir.checkpoint())?;
+    Ok(())
+}
+
+/// Writes the generator's float weights as safetensors (keys are dfdx's tuple paths).
+fn save_generator_weights<M: SaveToSafetensors<f32, Cpu>>(
+    g: &M,
+    dir: &RunDir,
+) -> Result<(), TrainError> {
+    let path = dir.generator_weights();
+    let tmp = path.with_extension("safetensors.tmp");
+    g.save_safetensors(&tmp).map_err(|e| TrainError::Artifact {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    std::fs::rename(&tmp, &path).map_err(io_err(path))
+}

@@ -1,0 +1,207 @@
+//! Training on the real MNIST set: a smoke run per preset, determinism, and exact resume.
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+use trainer::models::ModelKind;
+use trainer::train::{train, Checkpoint, Progress, RunDir, TrainConfig, TrainError};
+
+fn config(model: ModelKind, iterations: u64) -> TrainConfig {
+    TrainConfig {
+        model,
+        iterations,
+        seed: 7,
+        batch_size: 16,
+        log_every: 5,
+        checkpoint_every: 10,
+        ..TrainConfig::default()
+    }
+}
+
+fn run(cfg: &TrainConfig, dir: &RunDir, resume: Option<Checkpoint>) -> trainer::train::Outcome {
+    let stop = AtomicBool::new(false);
+    train(
+        cfg,
+        common::train_set(),
+        dir,
+        resume,
+        &stop,
+        Progress::Quiet,
+    )
+    .expect("training runs")
+}
+
+fn smoke(model: ModelKind) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let cfg = config(model, 30);
+    let outcome = run(&cfg, &dir, None);
+    assert_eq!(outcome.iteration, 30);
+    let ck = Checkpoint::load(&dir.checkpoint()).unwrap();
+    assert_eq!(ck.iteration, 30);
+    assert_eq!(ck.metrics.len(), 6);
+    for row in &ck.metrics {
+        assert!(row.d_loss.is_finite() && row.g_loss.is_finite(), "{row:?}");
+        assert!((0.0..=1.0).contains(&row.d_real) && (0.0..=1.0).contains(&row.d_fake));
+    }
+    for path in [
+        dir.grid(0),
+        dir.grid(30),
+        dir.metrics(),
+        dir.generator_weights(),
+    ] {
+        assert!(path.is_file(), "{} missing", path.display());
+    }
+    let grid = image::open(dir.grid(30)).unwrap().to_luma8();
+    assert_eq!(grid.dimensions(), (242, 242));
+    let csv = std::fs::read_to_string(dir.metrics()).unwrap();
+    assert_eq!(csv.lines().count(), 7, "{csv}");
+}
+
+#[test]
+fn smoke_mlp() {
+    smoke(ModelKind::Mlp);
+}
+
+#[test]
+fn smoke_mcu() {
+    smoke(ModelKind::Mcu);
+}
+
+#[test]
+fn smoke_dcgan() {
+    smoke(ModelKind::Dcgan);
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(ModelKind::Mlp, 12);
+    let (a, b) = (
+        RunDir::new(tmp.path().join("a")),
+        RunDir::new(tmp.path().join("b")),
+    );
+    run(&cfg, &a, None);
+    run(&cfg, &b, None);
+    let (a, b) = (
+        Checkpoint::load(&a.checkpoint()).unwrap(),
+        Checkpoint::load(&b.checkpoint()).unwrap(),
+    );
+    assert_eq!(a.generator, b.generator);
+    assert_eq!(a.discriminator, b.discriminator);
+    let losses = |c: &Checkpoint| {
+        c.metrics
+            .iter()
+            .map(|r| (r.d_loss, r.g_loss))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&a), losses(&b));
+    // A different seed really changes the run.
+    let c_dir = RunDir::new(tmp.path().join("c"));
+    run(&TrainConfig { seed: 8, ..cfg }, &c_dir, None);
+    assert_ne!(
+        Checkpoint::load(&c_dir.checkpoint()).unwrap().generator,
+        a.generator
+    );
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    resume_equivalence(ModelKind::Mlp);
+    // Convolutions, BatchNorm running statistics and both optimisers' moments.
+    resume_equivalence(ModelKind::Mcu);
+}
+
+fn resume_equivalence(model: ModelKind) {
+    let tmp = tempfile::tempdir().unwrap();
+    let straight = RunDir::new(tmp.path().join("straight"));
+    run(&config(model, 20), &straight, None);
+
+    let split = RunDir::new(tmp.path().join("split"));
+    run(&config(model, 10), &split, None);
+    let halfway = Checkpoint::load(&split.checkpoint()).unwrap();
+    assert_eq!(halfway.iteration, 10);
+    run(&config(model, 20), &split, Some(halfway));
+
+    let (a, b) = (
+        Checkpoint::load(&straight.checkpoint()).unwrap(),
+        Checkpoint::load(&split.checkpoint()).unwrap(),
+    );
+    assert_eq!(b.iteration, 20);
+    assert_eq!(a.generator, b.generator);
+    assert_eq!(a.discriminator, b.discriminator);
+    assert_eq!(a.generator_opt, b.generator_opt);
+    assert_eq!(a.discriminator_opt, b.discriminator_opt);
+    let losses = |c: &Checkpoint| {
+        c.metrics
+            .iter()
+            .map(|r| (r.iteration, r.d_loss, r.g_loss))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(losses(&a), losses(&b));
+}
+
+#[test]
+fn stop_flag_writes_checkpoint_and_resume_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let cfg = config(ModelKind::Mlp, 20);
+    // Already set: the run stops before its first iteration, like Ctrl-C at start-up.
+    let stop = AtomicBool::new(true);
+    let outcome = train(
+        &cfg,
+        common::train_set(),
+        &dir,
+        None,
+        &stop,
+        Progress::Quiet,
+    )
+    .unwrap();
+    assert!(outcome.interrupted);
+    let ck = Checkpoint::load(&dir.checkpoint()).unwrap();
+    assert_eq!(ck.iteration, 0);
+    let done = run(&cfg, &dir, Some(ck));
+    assert_eq!(done.iteration, 20);
+}
+
+#[test]
+fn corrupt_or_foreign_checkpoints_are_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    run(&config(ModelKind::Mlp, 5), &dir, None);
+    let bytes = std::fs::read(dir.checkpoint()).unwrap();
+    let path = dir.checkpoint();
+
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0x10;
+    let err = Checkpoint::from_bytes(&flipped, &path).unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    assert!(err.to_string().contains("checkpoint.bin"), "{err}");
+
+    let err = Checkpoint::from_bytes(&bytes[..bytes.len() - 100], &path).unwrap_err();
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    let err = Checkpoint::from_bytes(&bytes[..6], &path).unwrap_err();
+    assert!(err.to_string().contains("truncated"), "{err}");
+    let err = Checkpoint::from_bytes(b"PNG\0\0\0\0\0\0\0\0\0\0\0\0\0", &path).unwrap_err();
+    assert!(err.to_string().contains("not a checkpoint"), "{err}");
+    let mut future = bytes.clone();
+    future[8] = 99;
+    let err = Checkpoint::from_bytes(&future, &path).unwrap_err();
+    assert!(err.to_string().contains("version 99"), "{err}");
+
+    // A checkpoint of another preset does not load into this one's networks.
+    let mut foreign = Checkpoint::load(&path).unwrap();
+    foreign.generator.tensors.pop();
+    let other = RunDir::new(tmp.path().join("other"));
+    let stop = AtomicBool::new(false);
+    let err = train(
+        &config(ModelKind::Mlp, 6),
+        common::train_set(),
+        &other,
+        Some(foreign),
+        &stop,
+        Progress::Quiet,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrainError::Incompatible { .. }), "{err}");
+}
