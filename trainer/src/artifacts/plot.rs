@@ -4,12 +4,27 @@ use crate::train::MetricRow;
 use plotters::prelude::*;
 use std::path::Path;
 
-/// Draws `losses.png` (written to a temp file, then renamed). Text needs a system font; where none
-/// is found the error says so and training goes on without the plot.
+/// Registers the compiled-in font under the name the charts use (once per process).
+fn register_font() -> Result<(), String> {
+    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(
+                "sans-serif",
+                FontStyle::Normal,
+                epaint_default_fonts::UBUNTU_LIGHT,
+            )
+            .map_err(|_| "the compiled-in font does not load".to_owned())
+        })
+        .clone()
+}
+
+/// Draws `losses.png` (written to a temp file, then renamed).
 pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
     if rows.is_empty() {
         return Ok(());
     }
+    register_font()?;
     let tmp = path.with_extension("tmp.png");
     draw(&tmp, rows).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
