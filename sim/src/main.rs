@@ -1,0 +1,82 @@
+//! `sim`: firmware-core's digits in a simulator window, or in a PNG with `--png`.
+
+use anyhow::anyhow;
+use clap::Parser;
+use sim::{
+    cli::Args,
+    frame::Frame,
+    headless,
+    model::{self, Blob, Model},
+};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run(&Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sim: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<()> {
+    // The blob is checked before anything is drawn: a window never opens on garbage.
+    let blob = Blob::read(args.blob.as_deref())?;
+    let mut model = Model::new(&blob)?;
+    let state = args
+        .initial_state(clock_seed(), model.is_conditional())
+        .map_err(|e| anyhow!(e))?;
+
+    if let Some(path) = &args.png {
+        let mut digits = Vec::new();
+        let timing = model.generate(state.seed, state.digit_count(), &mut digits);
+        eprintln!(
+            "{}",
+            model::timing_report(state.seed, state.digit_count(), timing)
+        );
+        let frame = Frame {
+            state: &state,
+            digits: &digits,
+            timing: args.timing_on_screen().then_some(timing),
+        };
+        headless::write_png(&frame, &state.display.output_settings(args.scale), path)?;
+        eprintln!(
+            "wrote {} ({} display, seed {})",
+            path.display(),
+            state.display,
+            state.seed
+        );
+        return Ok(());
+    }
+    window(args, &mut model, state)
+}
+
+#[cfg(feature = "window")]
+fn window(args: &Args, model: &mut Model<'_>, state: sim::state::State) -> anyhow::Result<()> {
+    let options = sim::window::WindowOptions {
+        scale: args.scale,
+        frames: args.frames,
+        exit_after: args.exit_after(),
+        timing_on_screen: args.timing_on_screen(),
+    };
+    use anyhow::Context as _;
+    sim::window::run(model, state, &options).context("cannot open the simulator window")
+}
+
+#[cfg(not(feature = "window"))]
+fn window(_: &Args, _: &mut Model<'_>, _: sim::state::State) -> anyhow::Result<()> {
+    Err(anyhow!(
+        "this sim was built without the `window` feature (SDL2); pass --png FILE, \
+         or rebuild with default features"
+    ))
+}
+
+/// A seed from the clock, so each run without `--seed` shows different digits (it is printed
+/// and drawn, so any run can be reproduced).
+fn clock_seed() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    sim::state::scramble(nanos as u32 ^ (nanos >> 32) as u32)
+}

@@ -1,0 +1,150 @@
+//! The SDL window: shows the panel, turns keys into actions, regenerates on demand.
+
+use crate::display::Panel;
+use crate::frame::Frame;
+use crate::keys;
+use crate::model::Model;
+use crate::state::{Action, Effect, State};
+use embedded_graphics_simulator::{SimulatorEvent, Window};
+use firmware_core::Digit;
+use std::{
+    fmt,
+    time::{Duration, Instant},
+};
+
+/// How the window runs.
+#[derive(Debug, Clone, Default)]
+pub struct WindowOptions {
+    /// `--scale`.
+    pub scale: Option<u32>,
+    /// Close after this many frames.
+    pub frames: Option<u64>,
+    /// Close after this long.
+    pub exit_after: Option<Duration>,
+    /// Show the per-digit time on screen.
+    pub timing_on_screen: bool,
+}
+
+/// Why the window could not run.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum WindowError {
+    /// No X11 or Wayland display to show a window on.
+    NoDisplay,
+}
+
+impl fmt::Display for WindowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoDisplay => f.write_str(
+                "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); \
+                 use --png FILE for a headless image",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WindowError {}
+
+/// Runs the window until the user quits or a limit in `options` is reached.
+///
+/// # Errors
+///
+/// [`WindowError::NoDisplay`] before anything opens.
+pub fn run(
+    model: &mut Model<'_>,
+    mut state: State,
+    options: &WindowOptions,
+) -> Result<(), WindowError> {
+    check_display()?;
+    eprintln!("{} display, seed {}", state.display, state.seed);
+    eprint!("{}", keys::help());
+    let mut digits = Vec::new();
+    let mut timing = regenerate(model, &state, &mut digits);
+    let mut panel = Panel::new(state.display);
+    let mut window = new_window(&panel, options);
+    let mut dirty = true;
+    let started = Instant::now();
+
+    for frame_number in 1u64.. {
+        if dirty {
+            let shown = options.timing_on_screen.then_some(timing);
+            panel.draw(&Frame {
+                state: &state,
+                digits: &digits,
+                timing: shown,
+            });
+            dirty = false;
+        }
+        panel.show(&mut window);
+        let out_of_frames = options.frames.is_some_and(|n| frame_number >= n);
+        let out_of_time = options.exit_after.is_some_and(|t| started.elapsed() >= t);
+        if out_of_frames || out_of_time {
+            break;
+        }
+
+        let actions: Vec<Action> = window.events().filter_map(action_of).collect();
+        for action in actions {
+            match state.apply(action) {
+                Effect::Nothing => {}
+                Effect::Redraw => dirty = true,
+                Effect::Regenerate => {
+                    timing = regenerate(model, &state, &mut digits);
+                    dirty = true;
+                }
+                Effect::Reopen => {
+                    // The panel size changes, and a simulator window keeps its first size.
+                    // `Window::new` opens nothing until the first update, so the old SDL window
+                    // is gone (dropped here) before the next one is created.
+                    panel = Panel::new(state.display);
+                    window = new_window(&panel, options);
+                    timing = regenerate(model, &state, &mut digits);
+                    dirty = true;
+                }
+                Effect::Quit => return Ok(()),
+                Effect::Unsupported(why) => eprintln!("sim: {why}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A key press (repeats only for actions that make sense held down) or the close button.
+fn action_of(event: SimulatorEvent) -> Option<Action> {
+    match event {
+        SimulatorEvent::Quit => Some(Action::Quit),
+        SimulatorEvent::KeyDown {
+            keycode, repeat, ..
+        } => keys::action_for(keycode).filter(|a| !repeat || a.repeats()),
+        _ => None,
+    }
+}
+
+fn new_window(panel: &Panel, options: &WindowOptions) -> Window {
+    let kind = panel.kind();
+    // The simulator cannot retitle a window, so the title names the panel and the seed is
+    // drawn on the panel itself.
+    let title = format!("sim: {} ({kind})", kind.description());
+    Window::new(&title, &kind.output_settings(options.scale))
+}
+
+fn regenerate(model: &mut Model<'_>, state: &State, digits: &mut Vec<Digit>) -> Duration {
+    let timing = model.generate(state.seed, state.digit_count(), digits);
+    eprintln!(
+        "{}",
+        crate::model::timing_report(state.seed, state.digit_count(), timing)
+    );
+    timing
+}
+
+/// Without a display server SDL either fails obscurely or silently draws nowhere; say so
+/// plainly instead (an explicit `SDL_VIDEODRIVER` is trusted).
+fn check_display() -> Result<(), WindowError> {
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("SDL_VIDEODRIVER") {
+            return Err(WindowError::NoDisplay);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! The `sim` binary's behaviour at its edges: bad blobs, reproducibility, no display.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+};
+
+fn tmp(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
+}
+
+fn sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(args)
+        .output()
+        .expect("run sim")
+}
+
+#[test]
+fn bad_blob_names_file_and_problem_and_writes_nothing() {
+    let blob = tmp("not-a-blob.postcard");
+    // Long enough to get past the length check, so the CRC check speaks.
+    std::fs::write(&blob, [0x5a_u8; 256]).unwrap();
+    let png = tmp("never-written.png");
+    let _ = std::fs::remove_file(&png);
+    let out = sim(&[
+        "--blob",
+        blob.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("not-a-blob.postcard"), "{stderr}");
+    assert!(stderr.contains("CRC mismatch"), "{stderr}");
+    assert!(!png.exists());
+}
+
+#[test]
+fn missing_blob_file_is_named() {
+    let out = sim(&["--blob", "/no/such/model.postcard", "--png", "/dev/null"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("cannot read blob file `/no/such/model.postcard`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn same_seed_same_png_and_seed_is_reported() {
+    let (a, b) = (tmp("repro-a.png"), tmp("repro-b.png"));
+    for path in [&a, &b] {
+        let out = sim(&[
+            "--png",
+            path.to_str().unwrap(),
+            "--display",
+            "tft",
+            "--seed",
+            "9",
+        ]);
+        assert!(out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("seed 9"), "{stderr}");
+        assert!(stderr.contains("ms per digit"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+}
+
+#[cfg(feature = "window")]
+#[test]
+fn window_without_a_display_fails_loudly() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .args(["--exit-after-ms", "100"])
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("SDL_VIDEODRIVER")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("no display"), "{stderr}");
+}
+
+#[cfg(not(feature = "window"))]
+#[test]
+fn without_the_window_feature_png_is_required() {
+    let out = sim(&["--seed", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("--png"), "{stderr}");
+}

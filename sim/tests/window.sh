@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Real-window test of the simulator: under Xvfb, open the SDL window for each display kind,
+# capture it with ImageMagick while it is up, and require it to equal, pixel for pixel, the
+# headless `--png` rendering of the same frame (same seed, scale and theme).
+#
+# Usage: sim/tests/window.sh            (from anywhere; builds `sim` with default features)
+#   KEEP=1 keeps the captures; WINDOW_MS sets how long each window stays up (default 5000).
+# Needs: Xvfb (xvfb), /usr/bin/import + /usr/bin/compare + /usr/bin/convert (imagemagick),
+#        xwininfo (x11-utils), libsdl2-dev, cargo.
+# Without a real X server this test would prove nothing, so every missing piece is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+fail() {
+  echo "window.sh: FAIL: $*" >&2
+  exit 1
+}
+
+for tool in Xvfb xwininfo /usr/bin/import /usr/bin/compare /usr/bin/convert; do
+  command -v "$tool" >/dev/null || fail "$tool not found (apt-get install xvfb x11-utils imagemagick)"
+done
+# /usr/local/bin/convert on some machines is a stand-in: always use ImageMagick's own binaries.
+IMPORT=/usr/bin/import COMPARE=/usr/bin/compare CONVERT=/usr/bin/convert
+if command -v pkg-config >/dev/null; then
+  pkg-config --exists sdl2 || fail "SDL2 development files not found (apt-get install libsdl2-dev)"
+fi
+
+echo "== build sim (window feature)"
+cargo build -p sim --bin sim
+target_dir=$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
+SIM="$target_dir/debug/sim"
+[ -x "$SIM" ] || fail "built binary not found at $SIM"
+
+work=$(mktemp -d)
+xvfb_pid="" sim_pid=""
+cleanup() {
+  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
+  [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null || true
+  if [ "${KEEP:-0}" = 1 ] || [ "${ok:-0}" != 1 ]; then
+    echo "window.sh: captures kept in $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+echo "== start Xvfb"
+# -displayfd: Xvfb picks a free display number and writes it once it accepts connections.
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$work/display" 2>"$work/xvfb.log" &
+xvfb_pid=$!
+for _ in $(seq 100); do
+  [ -s "$work/display" ] && break
+  kill -0 "$xvfb_pid" 2>/dev/null || fail "Xvfb exited: $(cat "$work/xvfb.log")"
+  sleep 0.1
+done
+[ -s "$work/display" ] || fail "Xvfb did not start"
+export DISPLAY=":$(head -n1 "$work/display")"
+# Make SDL use this X server or fail, never a dummy driver that draws nowhere.
+export SDL_VIDEODRIVER=x11
+unset WAYLAND_DISPLAY
+xwininfo -root >/dev/null || fail "cannot talk to Xvfb on $DISPLAY"
+echo "Xvfb on $DISPLAY"
+
+seed=4242
+window_ms=${WINDOW_MS:-5000}
+
+# Geometry (WxH+X+Y, absolute: without a window manager the window is a child of the root) of
+# the sim window, once it is mapped.
+window_geometry() {
+  xwininfo -root -tree | grep '"sim: ' | grep -o '[0-9]\+x[0-9]\+[+-][0-9]\+[+-][0-9]\+' | head -n1 || true
+}
+
+check() {
+  local name=$1
+  shift
+  echo "== $name: $*"
+  "$SIM" --png "$work/$name-headless.png" --seed "$seed" "$@" 2>"$work/$name-headless.log" ||
+    fail "$name: headless render failed: $(cat "$work/$name-headless.log")"
+
+  "$SIM" --seed "$seed" --no-timing --exit-after-ms "$window_ms" "$@" >"$work/$name-window.log" 2>&1 &
+  sim_pid=$!
+  local geometry=""
+  for _ in $(seq 150); do
+    geometry=$(window_geometry)
+    [ -n "$geometry" ] && break
+    kill -0 "$sim_pid" 2>/dev/null || fail "$name: sim exited before its window appeared: $(cat "$work/$name-window.log")"
+    sleep 0.1
+  done
+  [ -n "$geometry" ] || fail "$name: no sim window appeared on $DISPLAY"
+
+  # The window redraws at up to 60 fps; give the first frame a moment, retry a few captures.
+  local ae="" attempt
+  for attempt in 1 2 3 4 5; do
+    sleep 0.3
+    kill -0 "$sim_pid" 2>/dev/null || fail "$name: window closed before a matching capture"
+    "$IMPORT" -window root "$work/$name-root.png"
+    "$CONVERT" "$work/$name-root.png" -crop "$geometry" +repage "$work/$name-window.png"
+    # AE: the number of differing pixels (no fuzz); exit status 1 = different, 2 = error.
+    ae=$("$COMPARE" -metric AE "$work/$name-headless.png" "$work/$name-window.png" "$work/$name-diff.png" 2>&1) || true
+    [ "$ae" = 0 ] && break
+  done
+  [ "$ae" = 0 ] || fail "$name: window ($geometry) differs from headless PNG: AE=$ae (see $work)"
+
+  # The window must close by itself, successfully.
+  wait "$sim_pid" || fail "$name: windowed sim exited with status $?: $(cat "$work/$name-window.log")"
+  sim_pid=""
+  echo "$name: window $geometry == headless PNG (AE 0, attempt $attempt)"
+}
+
+check oled --display oled
+check oled-threshold-x2 --display oled --shading threshold --scale 2
+check tft --display tft
+check gray --display gray
+
+echo "== --frames closes the window by itself"
+timeout 30 "$SIM" --seed "$seed" --frames 30 >"$work/frames.log" 2>&1 ||
+  fail "--frames 30 run failed or hung: $(cat "$work/frames.log")"
+
+ok=1
+echo "window.sh: PASS"
