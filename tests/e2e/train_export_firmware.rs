@@ -24,6 +24,22 @@ fn train_set() -> &'static Dataset {
     })
 }
 
+/// The real MNIST set: `$MNIST_DIR`, else the copy beside the repository (CI), else the
+/// trainer's own lookup (cache, then download), as on a user's machine.
+pub fn mnist_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("MNIST_DIR") {
+        return PathBuf::from(dir);
+    }
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist");
+    if shared.is_dir() {
+        return shared;
+    }
+    trainer::data::locate(&trainer::data::Locator::from_env(None))
+        .expect("MNIST: set MNIST_DIR or allow the download")
+        .dir()
+        .to_owned()
+}
+
 fn trained_run(model: ModelKind, iterations: u64) -> (tempfile::TempDir, RunDir) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = RunDir::new(tmp.path().join("run"));

@@ -7,11 +7,10 @@ use trainer::data::{
     DataSource, Locator, Split, FILES, PIXELS,
 };
 
-/// The real MNIST set shipped beside the repository (CI sets `MNIST_DIR` to it too).
+mod common;
+
 fn shared_mnist() -> PathBuf {
-    std::env::var_os("MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist"))
+    common::mnist_dir()
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
