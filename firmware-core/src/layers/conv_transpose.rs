@@ -11,14 +11,16 @@
 //! Valid taps: `ky ≡ oy + PADDING (mod STRIDE)` and `iy = (oy + PADDING − ky) / STRIDE` inside the
 //! input; with kernel 4 and stride 2 that is at most 2 × 2 taps per output pixel.
 //!
-//! Speed: on Cortex-M4 the dot product compiles to two sign-extending byte loads and one `SMLABB`
-//! per MAC (≈ 3.1 instructions per MAC with loop overhead). Getting to ≤ 2.5 needs packed `SMLAD`
-//! (two 16-bit MACs per instruction) and is left for later; blocking four output channels per
-//! pass was tried and was not faster, as LLVM spills registers. Accumulation uses `wrapping_add`:
-//! with validated biases (≤ [`BIAS_LIMIT`](crate::blob::BIAS_LIMIT)) it never wraps, and without
-//! validation it still cannot panic.
+//! Speed: each tap's `CIN`-vector goes through [`Prepared`], which on Cortex-M4/M7 splits it into
+//! 16-bit lanes once and then runs all `COUT` weight rows through the `SXTB16`/`SMLAD` kernel,
+//! two rows per pass (≈ 1.4 instructions per MAC; see `layers::dsp`). A single output channel
+//! (`up2`) skips the splitting and uses the one-row kernel (≈ 2 per MAC). Other targets run the
+//! plain scalar dot product (two byte loads and a multiply-add per MAC). Accumulation wraps
+//! (`wrapping_add`, and `SMLAD` is modulo 2³² too): with validated biases
+//! (≤ [`BIAS_LIMIT`](crate::blob::BIAS_LIMIT)) it never wraps, and without validation it still
+//! cannot panic.
 
-use super::{dot, read_i32, QuantLayer};
+use super::{dot, read_i32, Prepared, QuantLayer};
 use crate::arch::{KERNEL, PADDING, STRIDE};
 use crate::requant::Requant;
 
@@ -64,13 +66,21 @@ pub(crate) fn forward<
                     let x_at = (iy * IN_SIDE + ix) * CIN;
                     let w_at = (ky * KERNEL + kx) * tap_len;
                     let (Some(x), Some(w)) = (
-                        input.get(x_at..x_at + CIN),
+                        input
+                            .get(x_at..x_at + CIN)
+                            .and_then(|x| <&[i8; CIN]>::try_from(x).ok()),
                         layer.weights.get(w_at..w_at + tap_len),
                     ) else {
                         continue;
                     };
-                    for (a, w_row) in acc.iter_mut().zip(w.chunks_exact(CIN)) {
-                        *a = a.wrapping_add(dot(w_row, x));
+                    if COUT == 1 {
+                        // One row: nothing to share, so no splitting ahead of time.
+                        let row = w.get(..CIN).and_then(|r| <&[u8; CIN]>::try_from(r).ok());
+                        if let (Some(a), Some(row)) = (acc.first_mut(), row) {
+                            *a = dot(*a, row, x);
+                        }
+                    } else {
+                        Prepared::new(x).accumulate_rows(&mut acc, w);
                     }
                 }
             }

@@ -5,7 +5,7 @@
 //! the next layer reads every pixel's channel vector contiguously; each group of `CH` consecutive
 //! neurons cycles through the `CH` requantisation channels.
 
-use super::{dot, read_i32, QuantLayer};
+use super::{read_i32, Prepared, QuantLayer};
 use crate::requant::Requant;
 
 /// Computes `out[j] = epilogue(bias[j] + Σᵢ w[j][i]·input[i], requant[j mod CH])` for every output.
@@ -18,18 +18,19 @@ pub(crate) fn forward<T, const IN: usize, const CH: usize>(
     out: &mut [T],
     mut epilogue: impl FnMut(i32, Requant) -> T,
 ) {
+    let x = Prepared::new(input);
     let positions = out
         .chunks_exact_mut(CH)
         .zip(layer.weights.chunks_exact(CH * IN))
         .zip(layer.bias.chunks_exact(CH * 4));
     for ((out_px, w_px), b_px) in positions {
-        let neurons = out_px
-            .iter_mut()
-            .zip(w_px.chunks_exact(IN))
-            .zip(b_px.chunks_exact(4))
-            .zip(layer.requant.iter());
-        for (((o, row), bias), requant) in neurons {
-            *o = epilogue(read_i32(bias).wrapping_add(dot(row, input)), requant);
+        let mut acc = [0i32; CH];
+        for (a, bias) in acc.iter_mut().zip(b_px.chunks_exact(4)) {
+            *a = read_i32(bias);
+        }
+        x.accumulate_rows(&mut acc, w_px);
+        for ((o, &a), requant) in out_px.iter_mut().zip(&acc).zip(layer.requant.iter()) {
+            *o = epilogue(a, requant);
         }
     }
 }

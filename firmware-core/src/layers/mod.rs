@@ -9,8 +9,15 @@
 //! The kernels walk them with `chunks_exact`, `zip` and `get`, so a slice of the wrong length could
 //! only shorten the work, never panic; [`Generator::new`](crate::Generator::new) has checked every
 //! length anyway.
+//!
+//! Dot products go through [`dot`] (a vector used once) and [`Prepared`] (a vector used with many
+//! weight rows). On Arm cores with the DSP extension (`cfg(firmware_core_dsp)`, set by
+//! `build.rs` for `thumbv7em-*`) they run the `SXTB16`/`SMLAD` assembly in `dsp`; everywhere else,
+//! and as the reference in tests, the plain scalar [`dot_scalar`].
 
 pub(crate) mod conv_transpose;
+#[cfg(any(firmware_core_dsp, test))]
+mod dsp;
 pub(crate) mod linear;
 pub(crate) mod tanh;
 
@@ -51,17 +58,72 @@ pub(crate) fn read_i32(bytes: &[u8]) -> i32 {
     bytes.try_into().map_or(0, i32::from_le_bytes)
 }
 
-/// Dot product of int8 weights (as bytes) with int8 activations.
+/// Dot product of int8 weights (as bytes) with int8 activations: the plain scalar kernel, used
+/// on every target without the DSP extension and as the reference for the fast kernels.
 ///
 /// Each product is at most `128 · 128 = 2¹⁴` in magnitude, so any slice shorter than 2¹⁷
 /// (ours are ≤ 64) sums without overflow.
+#[cfg_attr(all(firmware_core_dsp, not(test)), allow(dead_code))]
 #[inline(always)]
-pub(crate) fn dot(weights: &[u8], x: &[i8]) -> i32 {
+pub(crate) fn dot_scalar(weights: &[u8], x: &[i8]) -> i32 {
     weights
         .iter()
         .zip(x)
         .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
         .sum()
+}
+
+/// `acc + w·x` (wrapping) for an activation vector used once.
+#[inline(always)]
+pub(crate) fn dot<const N: usize>(acc: i32, w: &[u8; N], x: &[i8; N]) -> i32 {
+    #[cfg(firmware_core_dsp)]
+    {
+        dsp::dot(acc, w, x)
+    }
+    #[cfg(not(firmware_core_dsp))]
+    {
+        acc.wrapping_add(dot_scalar(w, x))
+    }
+}
+
+/// An activation vector about to be multiplied with many weight rows, in the form the fast
+/// kernel wants (on DSP cores: split into 16-bit lanes once; elsewhere: as is).
+pub(crate) struct Prepared<'a, const N: usize> {
+    x: &'a [i8; N],
+    #[cfg(firmware_core_dsp)]
+    lanes: dsp::Lanes<N>,
+}
+
+impl<'a, const N: usize> Prepared<'a, N> {
+    #[inline(always)]
+    pub fn new(x: &'a [i8; N]) -> Self {
+        Self {
+            x,
+            #[cfg(firmware_core_dsp)]
+            lanes: dsp::Lanes::new(x),
+        }
+    }
+
+    /// `acc[k] += rows[k]·x` (wrapping) for the `acc.len()` rows of `N` bytes at the start of
+    /// `weights` (on DSP cores two rows per kernel call). Missing rows leave their accumulators
+    /// alone.
+    #[inline(always)]
+    pub fn accumulate_rows(&self, acc: &mut [i32], weights: &[u8]) {
+        #[cfg(firmware_core_dsp)]
+        {
+            let done = dsp::accumulate_row_pairs(acc, weights, &self.lanes);
+            let last_row = weights
+                .get(done * N..(done + 1) * N)
+                .and_then(|r| r.try_into().ok());
+            if let (Some(a), Some(row)) = (acc.get_mut(done), last_row) {
+                *a = dot(*a, row, self.x);
+            }
+        }
+        #[cfg(not(firmware_core_dsp))]
+        for (a, row) in acc.iter_mut().zip(weights.chunks_exact(N)) {
+            *a = a.wrapping_add(dot_scalar(row, self.x));
+        }
+    }
 }
 
 /// Epilogue for hidden layers: requantise and apply ReLU (int8 range `0..=127`).

@@ -1,0 +1,23 @@
+//! Picks the dot-product kernels: `cfg(firmware_core_dsp)` selects the SXTB16/SMLAD assembly
+//! kernels in `src/layers/dsp.rs` on Arm cores with the DSP extension (ARMv7E-M: Cortex-M4/M7).
+//!
+//! Stable Rust does not expose `target_feature = "dsp"` to `cfg`, so the target name decides
+//! (`thumbv7em-*`), or the feature list where the toolchain reports it (nightly, or an ARMv8-M
+//! Mainline target built with `-C target-feature=+dsp`). `FIRMWARE_CORE_PORTABLE=1` forces the
+//! portable kernels everywhere (for comparisons).
+
+use std::env;
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(firmware_core_dsp)");
+    println!("cargo::rerun-if-env-changed=FIRMWARE_CORE_PORTABLE");
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let target = env::var("TARGET").unwrap_or_default();
+    let features = env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let dsp = arch == "arm"
+        && (target.starts_with("thumbv7em-") || features.split(',').any(|f| f == "dsp"));
+    let portable = env::var_os("FIRMWARE_CORE_PORTABLE").is_some_and(|v| v == "1");
+    if dsp && !portable {
+        println!("cargo::rustc-cfg=firmware_core_dsp");
+    }
+}
