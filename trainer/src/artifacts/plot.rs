@@ -30,78 +30,90 @@ pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// One curve: its legend, colour and the value it plots.
+type Series = (&'static str, RGBColor, fn(&MetricRow) -> f32);
+
 fn draw(path: &Path, rows: &[MetricRow]) -> Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(360);
-    let last = rows.last().map_or(1, |r| r.iteration).max(1);
     let max_loss = rows
         .iter()
         .flat_map(|r| [r.d_loss, r.g_loss])
         .filter(|v| v.is_finite())
         .fold(0.5f32, f32::max)
         .min(20.0);
-
-    let mut losses = ChartBuilder::on(&upper)
-        .caption("GAN losses", ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0u64..last, 0f32..max_loss * 1.05)?;
-    losses.configure_mesh().y_desc("BCE loss").draw()?;
-    for (name, color, pick) in [
-        (
-            "D loss",
-            RED,
-            (|r: &MetricRow| r.d_loss) as fn(&MetricRow) -> f32,
-        ),
-        ("G loss", BLUE, |r: &MetricRow| r.g_loss),
-    ] {
-        losses
-            .draw_series(LineSeries::new(
-                rows.iter().map(|r| (r.iteration, pick(r))),
-                color,
-            ))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
-    }
-    losses
-        .configure_series_labels()
-        .background_style(WHITE)
-        .border_style(BLACK)
-        .draw()?;
-
-    let mut probs = ChartBuilder::on(&lower)
-        .margin(10)
-        .x_label_area_size(30)
-        .y_label_area_size(50)
-        .build_cartesian_2d(0u64..last, 0f32..1f32)?;
-    probs
-        .configure_mesh()
-        .x_desc("iteration")
-        .y_desc("mean D")
-        .draw()?;
-    for (name, color, pick) in [
-        (
-            "D(x)",
-            GREEN,
-            (|r: &MetricRow| r.d_real) as fn(&MetricRow) -> f32,
-        ),
-        ("D(G(z))", MAGENTA, |r: &MetricRow| r.d_fake),
-    ] {
-        probs
-            .draw_series(LineSeries::new(
-                rows.iter().map(|r| (r.iteration, pick(r))),
-                color,
-            ))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
-    }
-    probs
-        .configure_series_labels()
-        .background_style(WHITE)
-        .border_style(BLACK)
-        .draw()?;
+    let losses: [Series; 2] = [
+        ("D loss", RED, |r| r.d_loss),
+        ("G loss", BLUE, |r| r.g_loss),
+    ];
+    let outputs: [Series; 2] = [
+        ("D(x)", GREEN, |r| r.d_real),
+        ("D(G(z))", MAGENTA, |r| r.d_fake),
+    ];
+    panel(
+        &upper,
+        rows,
+        Some("GAN losses"),
+        "BCE loss",
+        None,
+        max_loss * 1.05,
+        &losses,
+    )?;
+    panel(
+        &lower,
+        rows,
+        None,
+        "mean D",
+        Some("iteration"),
+        1.0,
+        &outputs,
+    )?;
     root.present()?;
+    Ok(())
+}
+
+/// One chart of `series` against the iteration, y from 0 to `y_max`, with a legend.
+fn panel(
+    area: &Area<'_>,
+    rows: &[MetricRow],
+    caption: Option<&str>,
+    y_desc: &str,
+    x_desc: Option<&str>,
+    y_max: f32,
+    series: &[Series],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let last = rows.last().map_or(1, |r| r.iteration).max(1);
+    let mut builder = ChartBuilder::on(area);
+    if let Some(caption) = caption {
+        builder.caption(caption, ("sans-serif", 20));
+    }
+    let mut chart = builder
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0u64..last, 0f32..y_max)?;
+    let mut mesh = chart.configure_mesh();
+    mesh.y_desc(y_desc);
+    if let Some(x_desc) = x_desc {
+        mesh.x_desc(x_desc);
+    }
+    mesh.draw()?;
+    for &(name, color, pick) in series {
+        chart
+            .draw_series(LineSeries::new(
+                rows.iter().map(|r| (r.iteration, pick(r))),
+                color,
+            ))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
     Ok(())
 }

@@ -131,6 +131,28 @@ struct Models<P: Preset> {
     d_opt: Adam,
 }
 
+impl<P: Preset> Models<P> {
+    /// The state after `iteration` iterations, as a checkpoint.
+    fn checkpoint(
+        &self,
+        config: &TrainConfig,
+        iteration: u64,
+        metrics: &[MetricRow],
+        train_seconds: f64,
+    ) -> Checkpoint {
+        Checkpoint {
+            config: config.clone(),
+            iteration,
+            generator: collect(&self.g),
+            discriminator: collect(&self.d),
+            generator_opt: self.g_opt.clone(),
+            discriminator_opt: self.d_opt.clone(),
+            metrics: metrics.to_vec(),
+            train_seconds,
+        }
+    }
+}
+
 fn build_models<P: Preset>(
     dev: &Cpu,
     config: &TrainConfig,
@@ -163,12 +185,7 @@ fn train_preset<P: Preset>(
     progress: Progress,
 ) -> Result<Outcome, TrainError> {
     let dev = Cpu::seed_from_u64(config.seed);
-    let Models {
-        mut g,
-        mut d,
-        mut g_opt,
-        mut d_opt,
-    } = build_models::<P>(&dev, config, resume.as_ref(), &dir.checkpoint())?;
+    let mut models = build_models::<P>(&dev, config, resume.as_ref(), &dir.checkpoint())?;
     let (start, mut metrics, mut train_seconds) = match &resume {
         Some(ck) => (ck.iteration, ck.metrics.clone(), ck.train_seconds),
         None => (0, Vec::new(), 0.0),
@@ -182,8 +199,8 @@ fn train_preset<P: Preset>(
     let mut sampler = BatchSampler::new(config.seed, data.len(), batch);
     let ones: Rows<Const<1>> = dev.ones_like(&(batch, Const));
     let zeros: Rows<Const<1>> = dev.zeros_like(&(batch, Const));
-    let mut g_grads = g.alloc_grads();
-    let mut d_grads = d.alloc_grads();
+    let mut g_grads = models.g.alloc_grads();
+    let mut d_grads = models.d.alloc_grads();
 
     let draw_grid = |g: &P::G, iteration: u64| -> Result<(), TrainError> {
         let pixels = generate_with::<P>(g, &dev, fixed.clone());
@@ -191,7 +208,7 @@ fn train_preset<P: Preset>(
         grid::save_grid(&path, &pixels).map_err(|message| TrainError::Artifact { path, message })
     };
     if start == 0 && config.is_snapshot(0) {
-        draw_grid(&g, 0)?;
+        draw_grid(&models.g, 0)?;
     }
 
     let bar = match progress {
@@ -237,6 +254,7 @@ fn train_preset<P: Preset>(
             (batch, Default::default()),
         );
 
+        let Models { g, d, g_opt, d_opt } = &mut models;
         // Discriminator step: maximise log D(x) + log(1 - D(G(z))).
         // Training-mode forward (a throw-away tape), detached: this step trains D only.
         let fake = g.forward_mut(z_d.leaky_traced()).retaped::<NoneTape>();
@@ -258,7 +276,7 @@ fn train_preset<P: Preset>(
         let loss_fake = bce(fake_logits, zeros.clone());
         let d_loss = loss_real_value + loss_fake.array();
         d_grads = loss_fake.backward();
-        d_opt.update(&mut d, &d_grads);
+        d_opt.update(d, &d_grads);
         d.zero_grads(&mut d_grads);
 
         // Generator step, non-saturating: maximise log D(G(z)).
@@ -266,7 +284,7 @@ fn train_preset<P: Preset>(
         let loss_g = bce(d.forward_mut(fake), ones.clone());
         let g_loss = loss_g.array();
         g_grads = loss_g.backward();
-        g_opt.update(&mut g, &g_grads);
+        g_opt.update(g, &g_grads);
         g.zero_grads(&mut g_grads);
 
         iteration += 1;
@@ -304,21 +322,13 @@ fn train_preset<P: Preset>(
             write_csv(&dir.metrics(), &metrics).map_err(io_err(dir.metrics()))?;
         }
         if config.is_snapshot(iteration) {
-            draw_grid(&g, iteration)?;
+            draw_grid(g, iteration)?;
         }
         if config.is_checkpoint(iteration) {
-            save_checkpoint::<P>(
-                config,
-                dir,
-                iteration,
-                &g,
-                &d,
-                &g_opt,
-                &d_opt,
-                &metrics,
-                train_seconds,
-            )?;
-            // A missing font must not end a long run: the plot is a convenience.
+            models
+                .checkpoint(config, iteration, &metrics, train_seconds)
+                .save(&dir.checkpoint())?;
+            // The plot is a convenience: failing to draw it must not end a long run.
             if let Err(message) = plot::save_loss_plot(&dir.loss_plot(), &metrics) {
                 eprintln!("warning: {}: {message}", dir.loss_plot().display());
             }
@@ -328,21 +338,13 @@ fn train_preset<P: Preset>(
     }
     let interrupted = iteration < config.iterations;
     if interrupted {
-        save_checkpoint::<P>(
-            config,
-            dir,
-            iteration,
-            &g,
-            &d,
-            &g_opt,
-            &d_opt,
-            &metrics,
-            train_seconds,
-        )?;
+        models
+            .checkpoint(config, iteration, &metrics, train_seconds)
+            .save(&dir.checkpoint())?;
         bar.abandon_with_message(format!("interrupted at iteration {iteration}"));
     } else {
         bar.finish();
-        save_generator_weights(&g, dir)?;
+        save_generator_weights(&models.g, dir)?;
     }
     Ok(Outcome {
         iteration,
@@ -394,32 +396,6 @@ impl Window {
         *self = Window::new(iteration);
         row
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn save_checkpoint<P: Preset>(
-    config: &TrainConfig,
-    dir: &RunDir,
-    iteration: u64,
-    g: &P::G,
-    d: &P::D,
-    g_opt: &Adam,
-    d_opt: &Adam,
-    metrics: &[MetricRow],
-    train_seconds: f64,
-) -> Result<(), TrainError> {
-    let ck = Checkpoint {
-        config: config.clone(),
-        iteration,
-        generator: collect(g),
-        discriminator: collect(d),
-        generator_opt: g_opt.clone(),
-        discriminator_opt: d_opt.clone(),
-        metrics: metrics.to_vec(),
-        train_seconds,
-    };
-    ck.save(&dir.checkpoint())?;
-    Ok(())
 }
 
 /// Writes the generator's float weights as safetensors (keys are dfdx's tuple paths).
