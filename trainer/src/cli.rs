@@ -94,8 +94,9 @@ pub struct TrainArgs {
     /// Run name [default: <model>-seed<seed>].
     #[arg(long)]
     pub name: Option<String>,
-    /// Continue the run in this folder from its checkpoint (only --iterations may change).
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "seed", "batch", "lr", "beta1", "beta2", "name"])]
+    /// Continue the run in this folder from its checkpoint (--iterations, --lr, --beta1, --beta2
+    /// and the logging intervals may change; the model, seed and batch size may not).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "seed", "batch", "name"])]
     pub resume: Option<PathBuf>,
     /// Progress display.
     #[arg(long, value_enum, default_value = "auto")]

@@ -205,3 +205,52 @@ fn corrupt_or_foreign_checkpoints_are_rejected() {
     .unwrap_err();
     assert!(matches!(err, TrainError::Incompatible { .. }), "{err}");
 }
+
+#[test]
+fn divergence_stops_with_an_explanation_and_keeps_the_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let healthy = TrainConfig {
+        checkpoint_every: 1,
+        ..config(ModelKind::Mlp, 5)
+    };
+    run(&healthy, &dir, None);
+    // Resumed with an absurd learning rate (a resumed run takes the new --lr), the weights blow
+    // up within a few steps.
+    let wild = TrainConfig {
+        lr: 1e30,
+        iterations: 50,
+        ..healthy
+    };
+    let ck = Checkpoint::load(&dir.checkpoint()).unwrap();
+    let stop = AtomicBool::new(false);
+    let err = train(
+        &wild,
+        common::train_set(),
+        &dir,
+        Some(ck),
+        &stop,
+        Progress::Quiet,
+    )
+    .unwrap_err();
+    let TrainError::Diverged { iteration, .. } = err else {
+        panic!("expected divergence, got {err}");
+    };
+    let text = err.to_string();
+    assert!(
+        text.contains("diverged") && text.contains("checkpoint.bin") && text.contains("--lr"),
+        "{text}"
+    );
+    // The checkpoint on disk is the last iteration whose losses were finite.
+    let last = Checkpoint::load(&dir.checkpoint()).expect("last good checkpoint still loads");
+    assert!(iteration > 5);
+    assert_eq!(last.iteration, iteration - 1);
+    for tensor in last
+        .generator
+        .tensors
+        .iter()
+        .chain(&last.discriminator.tensors)
+    {
+        assert!(tensor.iter().all(|v| v.is_finite()));
+    }
+}

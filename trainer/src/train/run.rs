@@ -170,8 +170,17 @@ fn build_models<P: Preset>(
         };
         restore(&mut g, &ck.generator).map_err(|m| incompatible("generator", m))?;
         restore(&mut d, &ck.discriminator).map_err(|m| incompatible("discriminator", m))?;
-        g_opt = ck.generator_opt.clone();
-        d_opt = ck.discriminator_opt.clone();
+        // Moments and step count continue; hyper-parameters follow the (possibly changed) config.
+        for (opt, saved) in [
+            (&mut g_opt, &ck.generator_opt),
+            (&mut d_opt, &ck.discriminator_opt),
+        ] {
+            *opt = Adam {
+                lr: config.lr,
+                betas: config.betas,
+                ..saved.clone()
+            };
+        }
     }
     Ok(Models { g, d, g_opt, d_opt })
 }
