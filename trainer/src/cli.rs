@@ -52,7 +52,7 @@ pub enum ProgressArg {
 /// Options of `trainer train`.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Model preset.
+    /// Model preset [default: mcu].
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Iterations (one discriminator step + one generator step each) [default: 20000].
