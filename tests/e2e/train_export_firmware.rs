@@ -51,7 +51,16 @@ fn trained_run(model: ModelKind, iterations: u64) -> (tempfile::TempDir, RunDir)
         ..TrainConfig::default()
     };
     let stop = AtomicBool::new(false);
-    train(&config, train_set(), &dir, None, &stop, Progress::Quiet).unwrap();
+    train(
+        &config,
+        train_set(),
+        &dir,
+        None,
+        &stop,
+        Progress::Quiet,
+        None,
+    )
+    .unwrap();
     (tmp, dir)
 }
 

@@ -1,4 +1,4 @@
-//! Command-line interface: `trainer [train]`, `trainer sample`, `trainer export`.
+//! Command-line interface: `trainer [train]`, `trainer sample`, `trainer export`, `trainer eval`.
 
 use crate::models::ModelKind;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -26,6 +26,75 @@ pub enum Command {
     Sample(SampleArgs),
     /// Quantise a run's `mcu` generator into the firmware blob and check it against the float model.
     Export(ExportArgs),
+    /// Score digits with the built-in MNIST classifier: FID, classifier score, class balance.
+    Eval(EvalArgs),
+}
+
+/// Which checkpoint of a run to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckpointArg {
+    /// The latest (`checkpoint.bin`).
+    Last,
+    /// The one with the lowest FID during training (`checkpoint-best.bin`).
+    Best,
+}
+
+/// Where MNIST comes from (for commands that need it).
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Folder holding the four MNIST IDX files (raw or .gz); else $MNIST_DIR, the cache, a download.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Never download MNIST.
+    #[arg(long)]
+    pub no_download: bool,
+}
+
+/// What `trainer eval` scores: exactly one of these.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct EvalSource {
+    /// A run's float generator (writes `eval.json` into the run folder).
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: Option<PathBuf>,
+    /// A firmware blob, run through firmware-core's integer inference on this machine.
+    #[arg(long, value_name = "FILE")]
+    pub blob: Option<PathBuf>,
+    /// Any IDX3 file of 28×28 digits (for example from `trainer sample`).
+    #[arg(long, value_name = "FILE")]
+    pub images: Option<PathBuf>,
+    /// A reference point: `train` = real training images (the floor), `noise` = uniform noise.
+    #[arg(long, value_enum)]
+    pub baseline: Option<Baseline>,
+}
+
+/// Reference sets that show the range of the scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Baseline {
+    /// The first N MNIST training images: what a perfect generator would score.
+    Train,
+    /// Uniformly random pixels: a generator that learnt nothing.
+    Noise,
+}
+
+/// Options of `trainer eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// What to score.
+    #[command(flatten)]
+    pub source: EvalSource,
+    /// With --run: which checkpoint.
+    #[arg(long, value_enum, default_value = "last")]
+    pub checkpoint: CheckpointArg,
+    /// Digits to score (10,000 is what the README's numbers use).
+    #[arg(long, default_value_t = crate::eval::EVAL_SAMPLES)]
+    pub count: usize,
+    /// Also write the scores as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Where MNIST comes from.
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// Options of `trainer export`.
@@ -82,12 +151,13 @@ pub struct TrainArgs {
     /// Write a metrics row every N iterations [default: 50].
     #[arg(long)]
     pub log_every: Option<u64>,
-    /// Folder holding the four MNIST IDX files (raw or .gz); else $MNIST_DIR, the cache, a download.
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
-    /// Never download MNIST.
+    /// Where MNIST comes from.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Skip the quality scores (FID and others at every snapshot and checkpoint, which need the
+    /// built-in classifier: trained once, about a minute, then cached).
     #[arg(long)]
-    pub no_download: bool,
+    pub no_eval: bool,
     /// Folder for run folders.
     #[arg(long, default_value = "runs", value_name = "DIR")]
     pub runs_dir: PathBuf,
@@ -105,17 +175,25 @@ pub struct TrainArgs {
 
 /// Options of `trainer sample`.
 #[derive(Debug, Clone, Args)]
+#[group(id = "source", required = true, multiple = false, args = ["run", "blob"])]
 pub struct SampleArgs {
-    /// The run folder whose checkpoint to sample.
+    /// The run folder whose float generator to sample.
     #[arg(long, value_name = "RUN_DIR")]
-    pub run: PathBuf,
+    pub run: Option<PathBuf>,
+    /// A firmware blob to sample through firmware-core's integer inference (seeds seed, seed+1, …:
+    /// exactly what a device draws).
+    #[arg(long, value_name = "FILE")]
+    pub blob: Option<PathBuf>,
+    /// With --run: which checkpoint.
+    #[arg(long, value_enum, default_value = "last")]
+    pub checkpoint: CheckpointArg,
     /// Number of digits.
     #[arg(long, default_value_t = 64)]
     pub count: usize,
     /// Output IDX3 file; the PNG grid goes beside it with the extension `.png`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Seed of the latents.
+    /// Seed of the latents (with --blob: the first firmware seed).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }

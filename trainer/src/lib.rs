@@ -10,6 +10,7 @@
 pub mod artifacts;
 pub mod cli;
 pub mod data;
+pub mod eval;
 pub mod export;
 pub mod fsutil;
 pub mod models;

@@ -2,8 +2,11 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use trainer::cli::{Cli, Command, ProgressArg, SampleArgs, TrainArgs};
-use trainer::data::{load_split, locate, Locator, Split};
+use trainer::cli::{
+    Baseline, CheckpointArg, Cli, Command, DataArgs, EvalArgs, ProgressArg, SampleArgs, TrainArgs,
+};
+use trainer::data::{load_split, locate, Dataset, Locator, Split, PIXELS};
+use trainer::eval::{Evaluator, Quality};
 use trainer::export::{export_run, ExportReport};
 use trainer::models::ModelKind;
 use trainer::train::{train, Checkpoint, Progress, RunDir, TrainConfig};
@@ -17,6 +20,43 @@ fn main() -> Result<()> {
         Some(Command::Train(args)) => run_train(args),
         Some(Command::Sample(args)) => run_sample(args),
         Some(Command::Export(args)) => run_export(&RunDir::new(args.run)),
+        Some(Command::Eval(args)) => run_eval(args),
+    }
+}
+
+/// Finds MNIST as the options say and loads one split.
+fn load_mnist(args: &DataArgs, split: Split) -> Result<Dataset> {
+    let mut locator = Locator::from_env(args.data.clone());
+    locator.allow_download = !args.no_download;
+    let source = locate(&locator)?;
+    let data = load_split(source.dir(), split)?;
+    eprintln!("MNIST: {} {split:?} images from {source}", data.len());
+    Ok(data)
+}
+
+/// The evaluator, training and caching its classifier on first use.
+fn prepare_evaluator(args: &DataArgs, train: Option<&Dataset>) -> Result<Evaluator> {
+    let test = load_mnist(args, Split::Test)?;
+    let loaded;
+    let train = match train {
+        Some(t) => t,
+        None => {
+            loaded = load_mnist(args, Split::Train)?;
+            &loaded
+        }
+    };
+    let evaluator = Evaluator::prepare(train, &test, &mut |line| eprintln!("{line}"))?;
+    eprintln!(
+        "evaluator: MNIST classifier with {:.2} % test accuracy",
+        evaluator.classifier.test_accuracy
+    );
+    Ok(evaluator)
+}
+
+fn checkpoint_path(dir: &RunDir, which: CheckpointArg) -> std::path::PathBuf {
+    match which {
+        CheckpointArg::Last => dir.checkpoint(),
+        CheckpointArg::Best => dir.best_checkpoint(),
     }
 }
 
@@ -92,11 +132,12 @@ fn run_train(args: TrainArgs) -> Result<()> {
         }
     }
 
-    let mut locator = Locator::from_env(args.data.clone());
-    locator.allow_download = !args.no_download;
-    let source = locate(&locator)?;
-    let data = load_split(source.dir(), Split::Train)?;
-    eprintln!("MNIST: {} training images from {source}", data.len());
+    let data = load_mnist(&args.data, Split::Train)?;
+    let evaluator = if args.no_eval {
+        None
+    } else {
+        Some(prepare_evaluator(&args.data, Some(&data))?)
+    };
 
     ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
@@ -123,7 +164,15 @@ fn run_train(args: TrainArgs) -> Result<()> {
         config.seed,
         dir.path().display()
     );
-    let outcome = train(&config, &data, &dir, resumed, &STOP, progress)?;
+    let outcome = train(
+        &config,
+        &data,
+        &dir,
+        resumed,
+        &STOP,
+        progress,
+        evaluator.as_ref(),
+    )?;
     let images_per_sec = if outcome.train_seconds > 0.0 {
         (outcome.iteration as f64 * config.batch_size as f64) / outcome.train_seconds
     } else {
@@ -171,9 +220,15 @@ fn run_export(dir: &RunDir) -> Result<()> {
 }
 
 fn run_sample(args: SampleArgs) -> Result<()> {
-    let dir = RunDir::new(&args.run);
-    let ck = Checkpoint::load(&dir.checkpoint())?;
-    let written = trainer::sample::write_samples(&ck, args.count, args.seed, &args.out)?;
+    let pixels = match (&args.run, &args.blob) {
+        (Some(run), _) => {
+            let ck = Checkpoint::load(&checkpoint_path(&RunDir::new(run), args.checkpoint))?;
+            trainer::sample::sample_pixels(&ck, args.count, args.seed)?
+        }
+        (None, Some(blob)) => trainer::sample::blob_pixels(blob, args.count, args.seed)?,
+        (None, None) => unreachable!("clap requires --run or --blob"),
+    };
+    let written = trainer::sample::write_pixels(&pixels, &args.out)?;
     println!(
         "wrote {} digits to {} and a grid to {}",
         args.count,
@@ -181,4 +236,97 @@ fn run_sample(args: SampleArgs) -> Result<()> {
         written.display()
     );
     Ok(())
+}
+
+fn run_eval(args: EvalArgs) -> Result<()> {
+    let source = &args.source;
+    if args.count < 2 {
+        bail!("--count must be at least 2 (a covariance needs two digits)");
+    }
+    let (what, pixels, report) = if let Some(run) = &source.run {
+        let dir = RunDir::new(run);
+        let path = checkpoint_path(&dir, args.checkpoint);
+        let ck = Checkpoint::load(&path)?;
+        let latents = trainer::train::evaluation_latents(ck.config.model.latent_dim(), args.count);
+        let pixels = trainer::sample::generate_latents(&ck, latents)?
+            .into_iter()
+            .map(trainer::artifacts::grid::to_pixel)
+            .collect();
+        let what = format!(
+            "{} ({} generator, iteration {})",
+            path.display(),
+            ck.config.model,
+            ck.iteration
+        );
+        (what, pixels, Some(dir.eval_report()))
+    } else if let Some(blob) = &source.blob {
+        let pixels = trainer::sample::blob_pixels(blob, args.count, 0)?;
+        let what = format!(
+            "{} (firmware-core int8, seeds 0..{})",
+            blob.display(),
+            args.count
+        );
+        (what, pixels, None)
+    } else if let Some(images) = &source.images {
+        let bytes = trainer::data::read_maybe_gz(images)?;
+        let parsed = trainer::data::parse_images(&bytes, images)?;
+        let mut pixels = parsed.pixels;
+        pixels.truncate(args.count * PIXELS);
+        (format!("{}", images.display()), pixels, None)
+    } else if let Some(baseline) = source.baseline {
+        let pixels = match baseline {
+            Baseline::Train => {
+                let mut pixels = load_mnist(&args.data, Split::Train)?.images;
+                pixels.truncate(args.count * PIXELS);
+                pixels
+            }
+            Baseline::Noise => {
+                use rand::{Rng, SeedableRng};
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+                (0..args.count * PIXELS).map(|_| rng.gen()).collect()
+            }
+        };
+        (format!("baseline {baseline:?}"), pixels, None)
+    } else {
+        unreachable!("clap requires one source")
+    };
+    let evaluator = prepare_evaluator(&args.data, None)?;
+    let quality = evaluator
+        .score(&pixels, None)
+        .context("need at least two digits to score")?;
+    print_quality(&what, &quality);
+    let json = serde_json::to_string_pretty(&quality)?;
+    for path in report.iter().chain(&args.json) {
+        trainer::fsutil::write_atomic(path, json.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!("scores written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_quality(what: &str, q: &Quality) {
+    println!("{} digits of {what}", q.samples);
+    println!(
+        "  FID               {:10.3}   (MNIST test set; lower is better)",
+        q.fid
+    );
+    println!("  classifier score  {:10.3}   (of 10)", q.classifier_score);
+    println!(
+        "  class entropy     {:10.3}   bits (of {:.3}); shares {:.1} % .. {:.1} %",
+        q.class_entropy_bits,
+        10f64.log2(),
+        100.0 * q.min_class_share,
+        100.0 * q.max_class_share
+    );
+    println!("  mean confidence   {:10.3}", q.mean_confidence);
+    let histogram: Vec<String> = q
+        .class_histogram
+        .iter()
+        .enumerate()
+        .map(|(class, n)| format!("{class}:{n}"))
+        .collect();
+    println!("  classes           {}", histogram.join(" "));
+    if let Some(accuracy) = q.conditional_accuracy {
+        println!("  asked-for class   {:9.2} %", 100.0 * accuracy);
+    }
 }

@@ -9,6 +9,7 @@ use crate::train::params::restore;
 use crate::train::{generate_with, Checkpoint};
 use crate::with_preset;
 use dfdx::prelude::*;
+use firmware_core::{Digit, Generator, Scratch};
 use std::path::{Path, PathBuf};
 
 /// Digits shown in the PNG grid beside the IDX file.
@@ -26,6 +27,22 @@ pub enum SampleError {
     /// Writing failed.
     #[error("{path}: {message}")]
     Write { path: PathBuf, message: String },
+    /// A blob that firmware-core rejects.
+    #[error("{path}: not a usable generator blob: {error}")]
+    Blob {
+        path: PathBuf,
+        error: firmware_core::BlobError,
+    },
+    /// A blob that could not be read.
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Firmware seeds are 32-bit.
+    #[error("firmware seeds {first}..{first}+{count} do not fit in 32 bits")]
+    SeedRange { first: u64, count: usize },
 }
 
 /// Runs the checkpoint's generator in evaluation mode on `latents` (row-major, the preset's
@@ -41,12 +58,7 @@ fn generate_preset<P: Preset>(ck: &Checkpoint, latents: Vec<f32>) -> Result<Vec<
         preset: P::NAME,
         message,
     })?;
-    let per_chunk = 256 * P::Latent::SIZE;
-    let mut out = Vec::with_capacity(latents.len() / P::Latent::SIZE * PIXELS);
-    for chunk in latents.chunks(per_chunk) {
-        out.extend(generate_with::<P>(&g, &dev, chunk.to_vec()));
-    }
-    Ok(out)
+    Ok(generate_with::<P>(&g, &dev, &latents))
 }
 
 /// `count` digits from standard-normal latents drawn from `seed`, as u8 pixels (784 per digit).
@@ -59,24 +71,56 @@ pub fn sample_pixels(ck: &Checkpoint, count: usize, seed: u64) -> Result<Vec<u8>
         .collect())
 }
 
-/// Writes `count` digits to `out` (IDX3) and a grid of the first [`GRID_LIMIT`] beside it;
-/// returns the grid's path. Both files are written atomically.
-pub fn write_samples(
-    ck: &Checkpoint,
-    count: usize,
-    seed: u64,
-    out: &Path,
-) -> Result<PathBuf, SampleError> {
-    let pixels = sample_pixels(ck, count, seed)?;
+/// `count` digits of the firmware blob in `path` with seeds `first_seed`, `first_seed + 1`, …,
+/// through firmware-core's integer inference: exactly what a device draws.
+pub fn blob_pixels(path: &Path, count: usize, first_seed: u64) -> Result<Vec<u8>, SampleError> {
+    let seeds = u32::try_from(first_seed)
+        .ok()
+        .and_then(|first| Some(first..first.checked_add(u32::try_from(count).ok()?)?))
+        .ok_or(SampleError::SeedRange {
+            first: first_seed,
+            count,
+        })?;
+    let blob = std::fs::read(path).map_err(|source| SampleError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let generator = Generator::new(&blob).map_err(|error| SampleError::Blob {
+        path: path.to_owned(),
+        error,
+    })?;
+    let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
+    let mut pixels = Vec::with_capacity(count * PIXELS);
+    for seed in seeds {
+        generator.generate(seed, &mut scratch, &mut digit);
+        pixels.extend_from_slice(digit.pixels());
+    }
+    Ok(pixels)
+}
+
+/// Writes `pixels` (784 per digit) to `out` (IDX3) and a grid of the first [`GRID_LIMIT`] beside
+/// it; returns the grid's path. Both files are written atomically.
+pub fn write_pixels(pixels: &[u8], out: &Path) -> Result<PathBuf, SampleError> {
+    let count = pixels.len() / PIXELS;
     let write_err = |path: &Path| {
         let path = path.to_owned();
         move |e: String| SampleError::Write { path, message: e }
     };
-    crate::fsutil::write_atomic(out, &encode_images(&pixels))
+    crate::fsutil::write_atomic(out, &encode_images(pixels))
         .map_err(|e| e.to_string())
         .map_err(write_err(out))?;
     let png = out.with_extension("png");
     let shown = &pixels[..pixels.len().min(GRID_LIMIT * PIXELS)];
     save_png(&png, &grid_image(shown, 16.min(count.max(1)))).map_err(write_err(&png))?;
     Ok(png)
+}
+
+/// [`sample_pixels`] written by [`write_pixels`].
+pub fn write_samples(
+    ck: &Checkpoint,
+    count: usize,
+    seed: u64,
+    out: &Path,
+) -> Result<PathBuf, SampleError> {
+    write_pixels(&sample_pixels(ck, count, seed)?, out)
 }

@@ -27,6 +27,7 @@ fn run(cfg: &TrainConfig, dir: &RunDir, resume: Option<Checkpoint>) -> trainer::
         resume,
         &stop,
         Progress::Quiet,
+        None,
     )
     .expect("training runs")
 }
@@ -155,6 +156,7 @@ fn stop_flag_writes_checkpoint_and_resume_finishes() {
         None,
         &stop,
         Progress::Quiet,
+        None,
     )
     .unwrap();
     assert!(outcome.interrupted);
@@ -201,6 +203,7 @@ fn corrupt_or_foreign_checkpoints_are_rejected() {
         Some(foreign),
         &stop,
         Progress::Quiet,
+        None,
     )
     .unwrap_err();
     assert!(matches!(err, TrainError::Incompatible { .. }), "{err}");
@@ -231,6 +234,7 @@ fn divergence_stops_with_an_explanation_and_keeps_the_last_checkpoint() {
         Some(ck),
         &stop,
         Progress::Quiet,
+        None,
     )
     .unwrap_err();
     let TrainError::Diverged { iteration, .. } = err else {

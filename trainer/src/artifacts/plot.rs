@@ -1,6 +1,7 @@
-//! The loss plot: D and G losses and mean D(x), D(G(z)) against iterations.
+//! The loss plot (D and G losses, mean D(x) and D(G(z))) and the quality plot (FID and
+//! classifier score) against iterations.
 
-use crate::train::MetricRow;
+use crate::train::{MetricRow, QualityRow};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -28,6 +29,59 @@ pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
     let tmp = path.with_extension("tmp.png");
     draw(&tmp, rows).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+/// Draws `quality.png`: FID (log scale) and classifier score at each evaluation.
+pub fn save_quality_plot(path: &Path, rows: &[QualityRow]) -> Result<(), String> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    register_font()?;
+    let tmp = path.with_extension("tmp.png");
+    draw_quality(&tmp, rows).map_err(|e| format!("cannot draw the quality plot: {e}"))?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+}
+
+fn draw_quality(path: &Path, rows: &[QualityRow]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (upper, lower) = root.split_vertically(330);
+    let last = rows.last().map_or(1, |r| r.iteration).max(1);
+    let fids = || rows.iter().map(|r| r.quality.fid.max(1e-3));
+    let (low, high) = fids().fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let mut fid = ChartBuilder::on(&upper)
+        .caption("Quality (built-in MNIST classifier)", ("sans-serif", 20))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0u64..last, ((low * 0.8)..(high * 1.25)).log_scale())?;
+    fid.configure_mesh().y_desc("FID (log)").draw()?;
+    fid.draw_series(LineSeries::new(
+        rows.iter().zip(fids()).map(|(r, v)| (r.iteration, v)),
+        RED,
+    ))?;
+    fid.draw_series(
+        rows.iter()
+            .zip(fids())
+            .map(|(r, v)| Circle::new((r.iteration, v), 3, RED.filled())),
+    )?;
+    let mut score = ChartBuilder::on(&lower)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0u64..last, 0f64..10.5)?;
+    score
+        .configure_mesh()
+        .y_desc("classifier score")
+        .x_desc("iteration")
+        .draw()?;
+    score.draw_series(LineSeries::new(
+        rows.iter()
+            .map(|r| (r.iteration, r.quality.classifier_score)),
+        BLUE,
+    ))?;
+    root.present()?;
+    Ok(())
 }
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;

@@ -20,6 +20,8 @@ pub enum Purpose {
     FixedNoise = 4,
     /// Latents for `trainer sample`.
     Sampling = 5,
+    /// Latents of the quality evaluations.
+    Evaluation = 6,
 }
 
 /// The random stream for `purpose` at `counter` (an iteration or an epoch).

@@ -3,13 +3,20 @@
 //! Layout: the 8-byte magic `GANCKPT\0`, a little-endian u32 format version, the postcard encoding
 //! of [`Checkpoint`], and a CRC-32 (ISO-HDLC) of all preceding bytes.
 
-use super::{adam::Adam, config::TrainConfig, metrics::MetricRow, params::TensorList};
+use super::{
+    adam::Adam,
+    config::TrainConfig,
+    metrics::{MetricRow, QualityRow},
+    params::TensorList,
+};
 use crate::fsutil::write_atomic;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GANCKPT\0";
 /// Bumped whenever [`Checkpoint`] or a model's tensor order changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest version still read (version 1 had no quality scores; it loads with none).
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
 /// The state of a run after `iteration` iterations. Random numbers are drawn from counter-based
@@ -32,6 +39,37 @@ pub struct Checkpoint {
     pub metrics: Vec<MetricRow>,
     /// Training seconds spent before this checkpoint (excludes time between a crash and resume).
     pub train_seconds: f64,
+    /// Quality scores measured so far (empty when training ran without the evaluator).
+    pub quality: Vec<QualityRow>,
+}
+
+/// Format version 1: [`Checkpoint`] without `quality`.
+#[derive(serde::Deserialize)]
+struct CheckpointV1 {
+    config: TrainConfig,
+    iteration: u64,
+    generator: TensorList,
+    discriminator: TensorList,
+    generator_opt: Adam,
+    discriminator_opt: Adam,
+    metrics: Vec<MetricRow>,
+    train_seconds: f64,
+}
+
+impl From<CheckpointV1> for Checkpoint {
+    fn from(v1: CheckpointV1) -> Self {
+        Checkpoint {
+            config: v1.config,
+            iteration: v1.iteration,
+            generator: v1.generator,
+            discriminator: v1.discriminator,
+            generator_opt: v1.generator_opt,
+            discriminator_opt: v1.discriminator_opt,
+            metrics: v1.metrics,
+            train_seconds: v1.train_seconds,
+            quality: Vec::new(),
+        }
+    }
 }
 
 /// Why a checkpoint could not be read or written.
@@ -49,7 +87,7 @@ pub enum CheckpointError {
     BadMagic { path: PathBuf },
     /// Written by another format version.
     #[error(
-        "{path}: checkpoint format version {found}, this trainer reads version {FORMAT_VERSION}"
+        "{path}: checkpoint format version {found}, this trainer reads versions {OLDEST_READABLE_VERSION} to {FORMAT_VERSION}"
     )]
     Version { path: PathBuf, found: u32 },
     /// Damaged on disk.
@@ -92,7 +130,7 @@ impl Checkpoint {
             return Err(CheckpointError::BadMagic { path });
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(CheckpointError::Version {
                 path,
                 found: version,
@@ -108,7 +146,12 @@ impl Checkpoint {
                 computed,
             });
         }
-        postcard::from_bytes(&content[12..]).map_err(|e| CheckpointError::Decode {
+        let decoded = if version == 1 {
+            postcard::from_bytes::<CheckpointV1>(&content[12..]).map(Checkpoint::from)
+        } else {
+            postcard::from_bytes(&content[12..])
+        };
+        decoded.map_err(|e| CheckpointError::Decode {
             path,
             message: e.to_string(),
         })

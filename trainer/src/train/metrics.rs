@@ -1,6 +1,8 @@
 //! The per-iteration numbers a run logs, and `metrics.csv`.
 
+use crate::eval::Quality;
 use crate::fsutil::write_atomic;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One logged iteration.
@@ -23,17 +25,46 @@ pub struct MetricRow {
     pub wall_seconds: f64,
 }
 
-const HEADER: &str = "iteration,d_loss,g_loss,d_real,d_fake,images_per_sec,wall_seconds";
+/// The quality of the generator after `iteration` iterations.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QualityRow {
+    /// Iterations completed.
+    pub iteration: u64,
+    /// Its scores.
+    pub quality: Quality,
+}
 
-/// Writes all rows as CSV, atomically.
-pub fn write_csv(path: &Path, rows: &[MetricRow]) -> std::io::Result<()> {
+const HEADER: &str = "iteration,d_loss,g_loss,d_real,d_fake,images_per_sec,wall_seconds,\
+fid,classifier_score,class_entropy_bits,min_class_share,max_class_share,mean_confidence";
+
+/// Writes all rows as CSV, atomically: one line per iteration that has losses, scores or both
+/// (the columns of the missing half are left empty).
+pub fn write_csv(path: &Path, rows: &[MetricRow], quality: &[QualityRow]) -> std::io::Result<()> {
+    // Six empty loss columns, six empty score columns.
+    let empty = || (",,,,,".to_owned(), ",,,,,".to_owned());
+    let mut lines: BTreeMap<u64, (String, String)> = BTreeMap::new();
+    for r in rows {
+        lines.entry(r.iteration).or_insert_with(empty).0 = format!(
+            "{:.6},{:.6},{:.6},{:.6},{:.1},{:.3}",
+            r.d_loss, r.g_loss, r.d_real, r.d_fake, r.images_per_sec, r.wall_seconds
+        );
+    }
+    for q in quality {
+        let s = &q.quality;
+        lines.entry(q.iteration).or_insert_with(empty).1 = format!(
+            "{:.3},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            s.fid,
+            s.classifier_score,
+            s.class_entropy_bits,
+            s.min_class_share,
+            s.max_class_share,
+            s.mean_confidence
+        );
+    }
     let mut out = String::from(HEADER);
     out.push('\n');
-    for r in rows {
-        out.push_str(&format!(
-            "{},{:.6},{:.6},{:.6},{:.6},{:.1},{:.3}\n",
-            r.iteration, r.d_loss, r.g_loss, r.d_real, r.d_fake, r.images_per_sec, r.wall_seconds
-        ));
+    for (iteration, (losses, scores)) in lines {
+        out.push_str(&format!("{iteration},{losses},{scores}\n"));
     }
     write_atomic(path, out.as_bytes())
 }

@@ -13,6 +13,8 @@ mod run_dir;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{TrainConfig, PAPER_SNAPSHOTS};
-pub use metrics::MetricRow;
-pub use run::{fixed_noise, generate_with, train, Outcome, Progress, TrainError};
+pub use metrics::{MetricRow, QualityRow};
+pub use run::{
+    evaluation_latents, fixed_noise, generate_with, train, Outcome, Progress, TrainError,
+};
 pub use run_dir::RunDir;

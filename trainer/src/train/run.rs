@@ -4,11 +4,12 @@ use super::adam::Adam;
 use super::batches::{normal_noise, stream, BatchSampler, Purpose};
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::config::TrainConfig;
-use super::metrics::{write_csv, MetricRow};
+use super::metrics::{write_csv, MetricRow, QualityRow};
 use super::params::{collect, restore};
 use super::run_dir::RunDir;
 use crate::artifacts::{grid, plot};
 use crate::data::{Dataset, PIXELS};
+use crate::eval::{Evaluator, EVAL_SAMPLES};
 use crate::fsutil::write_atomic;
 use crate::models::{Preset, Rows, PIXELS as NET_PIXELS};
 use crate::with_preset;
@@ -82,6 +83,8 @@ fn io_err(path: PathBuf) -> impl FnOnce(std::io::Error) -> TrainError {
 }
 
 /// Trains (or resumes) a run in `dir` on `data` until `config.iterations` or until `stop` is set.
+/// With an `evaluator`, the generator is scored at every snapshot and checkpoint iteration
+/// (scores in `metrics.csv` and `quality.png`; the best by FID kept as `checkpoint-best.bin`).
 pub fn train(
     config: &TrainConfig,
     data: &Dataset,
@@ -89,6 +92,7 @@ pub fn train(
     resume: Option<Checkpoint>,
     stop: &AtomicBool,
     progress: Progress,
+    evaluator: Option<&Evaluator>,
 ) -> Result<Outcome, TrainError> {
     config.validate().map_err(TrainError::Config)?;
     if data.is_empty() {
@@ -97,7 +101,14 @@ pub fn train(
     dir.create().map_err(io_err(dir.root.clone()))?;
     let json = serde_json::to_string_pretty(config).expect("config serialises");
     write_atomic(&dir.config(), json.as_bytes()).map_err(io_err(dir.config()))?;
-    with_preset!(config.model, P => train_preset::<P>(config, data, dir, resume, stop, progress))
+    let run = Run {
+        config,
+        dir,
+        stop,
+        progress,
+        evaluator,
+    };
+    with_preset!(config.model, P => train_preset::<P>(&run, data, resume))
 }
 
 /// Pixels in [-1, 1] of a whole set, converted once.
@@ -117,11 +128,32 @@ pub fn fixed_noise(seed: u64, latent: usize) -> Vec<f32> {
     )
 }
 
-/// Runs the generator in evaluation mode on `latents` (row-major, `latent` values per row).
-pub fn generate_with<P: Preset>(g: &P::G, dev: &Cpu, latents: Vec<f32>) -> Vec<f32> {
-    let rows = latents.len() / P::Latent::SIZE;
-    let z: Rows<P::Latent> = dev.tensor_from_vec(latents, (rows, P::Latent::default()));
-    g.forward(z).as_vec()
+/// The latents every evaluation scores (the same at every iteration and in `trainer eval`, so
+/// the numbers are comparable and reproducible).
+pub fn evaluation_latents(latent: usize, count: usize) -> Vec<f32> {
+    normal_noise(&mut stream(0, Purpose::Evaluation, 0), count, latent)
+}
+
+/// Runs the generator in evaluation mode on `latents` (row-major, `latent` values per row), in
+/// chunks so memory stays small for any count.
+pub fn generate_with<P: Preset>(g: &P::G, dev: &Cpu, latents: &[f32]) -> Vec<f32> {
+    const CHUNK_ROWS: usize = 256;
+    let mut out = Vec::with_capacity(latents.len() / P::Latent::SIZE * PIXELS);
+    for chunk in latents.chunks(CHUNK_ROWS * P::Latent::SIZE) {
+        let rows = chunk.len() / P::Latent::SIZE;
+        let z: Rows<P::Latent> = dev.tensor_from_vec(chunk.to_vec(), (rows, Default::default()));
+        out.extend(g.forward(z).as_vec());
+    }
+    out
+}
+
+/// The settings of one call to [`train`] that stay fixed during the run.
+struct Run<'a> {
+    config: &'a TrainConfig,
+    dir: &'a RunDir,
+    stop: &'a AtomicBool,
+    progress: Progress,
+    evaluator: Option<&'a Evaluator>,
 }
 
 struct Models<P: Preset> {
@@ -138,6 +170,7 @@ impl<P: Preset> Models<P> {
         config: &TrainConfig,
         iteration: u64,
         metrics: &[MetricRow],
+        quality: &[QualityRow],
         train_seconds: f64,
     ) -> Checkpoint {
         Checkpoint {
@@ -148,6 +181,7 @@ impl<P: Preset> Models<P> {
             generator_opt: self.g_opt.clone(),
             discriminator_opt: self.d_opt.clone(),
             metrics: metrics.to_vec(),
+            quality: quality.to_vec(),
             train_seconds,
         }
     }
@@ -186,18 +220,27 @@ fn build_models<P: Preset>(
 }
 
 fn train_preset<P: Preset>(
-    config: &TrainConfig,
+    run: &Run<'_>,
     data: &Dataset,
-    dir: &RunDir,
     resume: Option<Checkpoint>,
-    stop: &AtomicBool,
-    progress: Progress,
 ) -> Result<Outcome, TrainError> {
+    let Run {
+        config,
+        dir,
+        stop,
+        progress,
+        evaluator,
+    } = *run;
     let dev = Cpu::seed_from_u64(config.seed);
     let mut models = build_models::<P>(&dev, config, resume.as_ref(), &dir.checkpoint())?;
-    let (start, mut metrics, mut train_seconds) = match &resume {
-        Some(ck) => (ck.iteration, ck.metrics.clone(), ck.train_seconds),
-        None => (0, Vec::new(), 0.0),
+    let (start, mut metrics, mut quality, mut train_seconds) = match &resume {
+        Some(ck) => (
+            ck.iteration,
+            ck.metrics.clone(),
+            ck.quality.clone(),
+            ck.train_seconds,
+        ),
+        None => (0, Vec::new(), Vec::new(), 0.0),
     };
     drop(resume);
 
@@ -212,12 +255,53 @@ fn train_preset<P: Preset>(
     let mut d_grads = models.d.alloc_grads();
 
     let draw_grid = |g: &P::G, iteration: u64| -> Result<(), TrainError> {
-        let pixels = generate_with::<P>(g, &dev, fixed.clone());
+        let pixels = generate_with::<P>(g, &dev, &fixed);
         let path = dir.grid(iteration);
         grid::save_grid(&path, &pixels).map_err(|message| TrainError::Artifact { path, message })
     };
+    let eval_latents = evaluator.map(|_| evaluation_latents(latent, EVAL_SAMPLES));
+    // Scores the generator; on a new best FID, keeps this state as the best checkpoint.
+    let evaluate = |models: &Models<P>,
+                    iteration: u64,
+                    metrics: &[MetricRow],
+                    quality: &mut Vec<QualityRow>,
+                    train_seconds: f64|
+     -> Result<(), TrainError> {
+        let (Some(evaluator), Some(latents)) = (evaluator, &eval_latents) else {
+            return Ok(());
+        };
+        let pixels: Vec<u8> = generate_with::<P>(&models.g, &dev, latents)
+            .into_iter()
+            .map(grid::to_pixel)
+            .collect();
+        let Some(scores) = evaluator.score(&pixels, None) else {
+            return Ok(());
+        };
+        if progress == Progress::Lines {
+            println!(
+                "iter {iteration:>6}: FID {:.2}, classifier score {:.2}, class entropy {:.2} bits",
+                scores.fid, scores.classifier_score, scores.class_entropy_bits
+            );
+        }
+        let improved = quality.iter().all(|r| scores.fid < r.quality.fid);
+        quality.push(QualityRow {
+            iteration,
+            quality: scores,
+        });
+        write_csv(&dir.metrics(), metrics, quality).map_err(io_err(dir.metrics()))?;
+        if let Err(message) = plot::save_quality_plot(&dir.quality_plot(), quality) {
+            eprintln!("warning: {}: {message}", dir.quality_plot().display());
+        }
+        if improved {
+            models
+                .checkpoint(config, iteration, metrics, quality, train_seconds)
+                .save(&dir.best_checkpoint())?;
+        }
+        Ok(())
+    };
     if start == 0 && config.is_snapshot(0) {
         draw_grid(&models.g, 0)?;
+        evaluate(&models, 0, &metrics, &mut quality, train_seconds)?;
     }
 
     let bar = match progress {
@@ -328,14 +412,17 @@ fn train_preset<P: Preset>(
                 );
             }
             metrics.push(row);
-            write_csv(&dir.metrics(), &metrics).map_err(io_err(dir.metrics()))?;
+            write_csv(&dir.metrics(), &metrics, &quality).map_err(io_err(dir.metrics()))?;
         }
         if config.is_snapshot(iteration) {
             draw_grid(g, iteration)?;
         }
+        if config.is_snapshot(iteration) || config.is_checkpoint(iteration) {
+            evaluate(&models, iteration, &metrics, &mut quality, train_seconds)?;
+        }
         if config.is_checkpoint(iteration) {
             models
-                .checkpoint(config, iteration, &metrics, train_seconds)
+                .checkpoint(config, iteration, &metrics, &quality, train_seconds)
                 .save(&dir.checkpoint())?;
             // The plot is a convenience: failing to draw it must not end a long run.
             if let Err(message) = plot::save_loss_plot(&dir.loss_plot(), &metrics) {
@@ -348,7 +435,7 @@ fn train_preset<P: Preset>(
     let interrupted = iteration < config.iterations;
     if interrupted {
         models
-            .checkpoint(config, iteration, &metrics, train_seconds)
+            .checkpoint(config, iteration, &metrics, &quality, train_seconds)
             .save(&dir.checkpoint())?;
         bar.abandon_with_message(format!("interrupted at iteration {iteration}"));
     } else {

@@ -19,6 +19,18 @@ impl RunDir {
     pub fn checkpoint(&self) -> PathBuf {
         self.root.join("checkpoint.bin")
     }
+    /// The checkpoint with the lowest FID so far.
+    pub fn best_checkpoint(&self) -> PathBuf {
+        self.root.join("checkpoint-best.bin")
+    }
+    /// FID and classifier score against iterations.
+    pub fn quality_plot(&self) -> PathBuf {
+        self.root.join("quality.png")
+    }
+    /// The scores of `trainer eval --run`.
+    pub fn eval_report(&self) -> PathBuf {
+        self.root.join("eval.json")
+    }
     /// Settings, human-readable.
     pub fn config(&self) -> PathBuf {
         self.root.join("config.json")
