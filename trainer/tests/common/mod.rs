@@ -27,3 +27,9 @@ pub fn train_set() -> &'static Dataset {
     static SET: OnceLock<Dataset> = OnceLock::new();
     SET.get_or_init(|| load_split(&mnist_dir(), Split::Train).expect("real MNIST training set"))
 }
+
+/// The real test set (10,000 images), verified against its digests.
+pub fn test_set() -> &'static Dataset {
+    static SET: OnceLock<Dataset> = OnceLock::new();
+    SET.get_or_init(|| load_split(&mnist_dir(), Split::Test).expect("real MNIST test set"))
+}
