@@ -121,7 +121,7 @@ pub fn export_checkpoint(ck: &Checkpoint, dir: &RunDir) -> Result<ExportReport, 
         .iter()
         .flat_map(|&s| latent_f32_from_seed(s))
         .collect();
-    let dfdx_out = generate_with::<Mcu>(&g, &dev, &latents);
+    let dfdx_out = generate_with::<Mcu>(&g, &dev, &latents, &[]);
     let mut float_reference_max_diff = 0f32;
     let mut float_pixels = Vec::with_capacity(seeds.len());
     for (&seed, dfdx_digit) in seeds.iter().zip(dfdx_out.chunks_exact(OUT_PIXELS)) {

@@ -220,15 +220,28 @@ fn run_export(dir: &RunDir) -> Result<()> {
 }
 
 fn run_sample(args: SampleArgs) -> Result<()> {
-    let pixels = match (&args.run, &args.blob) {
+    let (pixels, classes) = match (&args.run, &args.blob) {
         (Some(run), _) => {
             let ck = Checkpoint::load(&checkpoint_path(&RunDir::new(run), args.checkpoint))?;
-            trainer::sample::sample_pixels(&ck, args.count, args.seed)?
+            let classes = trainer::sample::sample_classes(&ck, args.count);
+            (
+                trainer::sample::sample_pixels(&ck, args.count, args.seed)?,
+                classes,
+            )
         }
-        (None, Some(blob)) => trainer::sample::blob_pixels(blob, args.count, args.seed)?,
+        (None, Some(blob)) => (
+            trainer::sample::blob_pixels(blob, args.count, args.seed)?,
+            None,
+        ),
         (None, None) => unreachable!("clap requires --run or --blob"),
     };
-    let written = trainer::sample::write_pixels(&pixels, &args.out)?;
+    let written = trainer::sample::write_pixels(&pixels, classes.as_deref(), &args.out)?;
+    if classes.is_some() {
+        println!(
+            "wrote the classes asked for to {}",
+            trainer::sample::classes_path(&args.out).display()
+        );
+    }
     println!(
         "wrote {} digits to {} and a grid to {}",
         args.count,
@@ -243,12 +256,15 @@ fn run_eval(args: EvalArgs) -> Result<()> {
     if args.count < 2 {
         bail!("--count must be at least 2 (a covariance needs two digits)");
     }
+    let mut asked: Option<Vec<u8>> = None;
     let (what, pixels, report) = if let Some(run) = &source.run {
         let dir = RunDir::new(run);
         let path = checkpoint_path(&dir, args.checkpoint);
         let ck = Checkpoint::load(&path)?;
         let latents = trainer::train::evaluation_latents(ck.config.model.latent_dim(), args.count);
-        let pixels = trainer::sample::generate_latents(&ck, latents)?
+        let classes = trainer::train::balanced_classes(args.count);
+        asked = ck.config.model.conditional().then_some(classes.clone());
+        let pixels = trainer::sample::generate_latents(&ck, latents, &classes)?
             .into_iter()
             .map(trainer::artifacts::grid::to_pixel)
             .collect();
@@ -292,7 +308,7 @@ fn run_eval(args: EvalArgs) -> Result<()> {
     };
     let evaluator = prepare_evaluator(&args.data, None)?;
     let quality = evaluator
-        .score(&pixels, None)
+        .score(&pixels, asked.as_deref())
         .context("need at least two digits to score")?;
     print_quality(&what, &quality);
     let json = serde_json::to_string_pretty(&quality)?;

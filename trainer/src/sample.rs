@@ -6,7 +6,7 @@ use crate::data::{encode_images, PIXELS};
 use crate::models::Preset;
 use crate::train::batches::{normal_noise, stream, Purpose};
 use crate::train::params::restore;
-use crate::train::{generate_with, Checkpoint};
+use crate::train::{balanced_classes, generate_with, Checkpoint};
 use crate::with_preset;
 use dfdx::prelude::*;
 use firmware_core::{Digit, Generator, Scratch};
@@ -46,26 +46,46 @@ pub enum SampleError {
 }
 
 /// Runs the checkpoint's generator in evaluation mode on `latents` (row-major, the preset's
-/// latent length per row) and returns its tanh outputs, 784 per digit.
-pub fn generate_latents(ck: &Checkpoint, latents: Vec<f32>) -> Result<Vec<f32>, SampleError> {
-    with_preset!(ck.config.model, P => generate_preset::<P>(ck, latents))
+/// latent length per row) and, for a conditional model, `classes` (one per row), and returns
+/// its tanh outputs, 784 per digit.
+pub fn generate_latents(
+    ck: &Checkpoint,
+    latents: Vec<f32>,
+    classes: &[u8],
+) -> Result<Vec<f32>, SampleError> {
+    with_preset!(ck.config.model, P => generate_preset::<P>(ck, &latents, classes))
 }
 
-fn generate_preset<P: Preset>(ck: &Checkpoint, latents: Vec<f32>) -> Result<Vec<f32>, SampleError> {
+fn generate_preset<P: Preset>(
+    ck: &Checkpoint,
+    latents: &[f32],
+    classes: &[u8],
+) -> Result<Vec<f32>, SampleError> {
     let dev = Cpu::default();
     let mut g = P::G::build(&dev);
     restore(&mut g, &ck.generator).map_err(|message| SampleError::Incompatible {
         preset: P::NAME,
         message,
     })?;
-    Ok(generate_with::<P>(&g, &dev, &latents))
+    Ok(generate_with::<P>(&g, &dev, latents, classes))
 }
 
-/// `count` digits from standard-normal latents drawn from `seed`, as u8 pixels (784 per digit).
+/// The classes `sample_pixels` asks a conditional model for (balanced: 0–9 repeating); `None`
+/// for an unconditional model.
+pub fn sample_classes(ck: &Checkpoint, count: usize) -> Option<Vec<u8>> {
+    ck.config
+        .model
+        .conditional()
+        .then(|| balanced_classes(count))
+}
+
+/// `count` digits from standard-normal latents drawn from `seed` (and the classes of
+/// [`sample_classes`]), as u8 pixels (784 per digit).
 pub fn sample_pixels(ck: &Checkpoint, count: usize, seed: u64) -> Result<Vec<u8>, SampleError> {
     let latent = ck.config.model.latent_dim();
     let latents = normal_noise(&mut stream(seed, Purpose::Sampling, 0), count, latent);
-    Ok(generate_latents(ck, latents)?
+    let classes = sample_classes(ck, count).unwrap_or_default();
+    Ok(generate_latents(ck, latents, &classes)?
         .iter()
         .map(|&v| to_pixel(v))
         .collect())
@@ -98,9 +118,19 @@ pub fn blob_pixels(path: &Path, count: usize, first_seed: u64) -> Result<Vec<u8>
     Ok(pixels)
 }
 
-/// Writes `pixels` (784 per digit) to `out` (IDX3) and a grid of the first [`GRID_LIMIT`] beside
-/// it; returns the grid's path. Both files are written atomically.
-pub fn write_pixels(pixels: &[u8], out: &Path) -> Result<PathBuf, SampleError> {
+/// The IDX1 file of the classes asked for, beside the IDX3 file `out`.
+pub fn classes_path(out: &Path) -> PathBuf {
+    out.with_extension("classes.idx1")
+}
+
+/// Writes `pixels` (784 per digit) to `out` (IDX3), the classes asked for (if any) to
+/// [`classes_path`] (IDX1) and a grid of the first [`GRID_LIMIT`] beside it with the extension
+/// `.png`; returns the grid's path. All files are written atomically.
+pub fn write_pixels(
+    pixels: &[u8],
+    classes: Option<&[u8]>,
+    out: &Path,
+) -> Result<PathBuf, SampleError> {
     let count = pixels.len() / PIXELS;
     let write_err = |path: &Path| {
         let path = path.to_owned();
@@ -109,6 +139,12 @@ pub fn write_pixels(pixels: &[u8], out: &Path) -> Result<PathBuf, SampleError> {
     crate::fsutil::write_atomic(out, &encode_images(pixels))
         .map_err(|e| e.to_string())
         .map_err(write_err(out))?;
+    if let Some(classes) = classes {
+        let path = classes_path(out);
+        crate::fsutil::write_atomic(&path, &crate::data::encode_labels(classes))
+            .map_err(|e| e.to_string())
+            .map_err(write_err(&path))?;
+    }
     let png = out.with_extension("png");
     let shown = &pixels[..pixels.len().min(GRID_LIMIT * PIXELS)];
     save_png(&png, &grid_image(shown, 16.min(count.max(1)))).map_err(write_err(&png))?;
@@ -122,5 +158,6 @@ pub fn write_samples(
     seed: u64,
     out: &Path,
 ) -> Result<PathBuf, SampleError> {
-    write_pixels(&sample_pixels(ck, count, seed)?, out)
+    let classes = sample_classes(ck, count);
+    write_pixels(&sample_pixels(ck, count, seed)?, classes.as_deref(), out)
 }

@@ -155,7 +155,7 @@ fn training_records_scores_and_keeps_the_best_checkpoint() {
 
     // The recorded score is reproducible from the checkpoint, as `trainer eval --run` does it.
     let latents = trainer::train::evaluation_latents(last.config.model.latent_dim(), EVAL_SAMPLES);
-    let pixels: Vec<u8> = trainer::sample::generate_latents(&last, latents)
+    let pixels: Vec<u8> = trainer::sample::generate_latents(&last, latents, &[])
         .unwrap()
         .into_iter()
         .map(trainer::artifacts::grid::to_pixel)

@@ -75,6 +75,11 @@ fn smoke_dcgan() {
 }
 
 #[test]
+fn smoke_cdcgan() {
+    smoke(ModelKind::Cdcgan);
+}
+
+#[test]
 fn same_seed_same_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(ModelKind::Mlp, 12);

@@ -29,7 +29,10 @@ pub struct Dcgan;
 
 impl Preset for Dcgan {
     const NAME: &'static str = "dcgan";
+    const CONDITIONAL: bool = false;
     type Latent = Const<100>;
+    type Input = Const<100>;
+    type DInput = Const<784>;
     type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
     type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
 }

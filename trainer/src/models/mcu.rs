@@ -33,7 +33,10 @@ pub struct Mcu;
 
 impl Preset for Mcu {
     const NAME: &'static str = "mcu";
+    const CONDITIONAL: bool = false;
     type Latent = Const<Z>;
+    type Input = Const<Z>;
+    type DInput = Const<784>;
     type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
     type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
 }

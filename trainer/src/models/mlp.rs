@@ -22,7 +22,10 @@ pub struct Mlp;
 
 impl Preset for Mlp {
     const NAME: &'static str = "mlp";
+    const CONDITIONAL: bool = false;
     type Latent = Const<100>;
+    type Input = Const<100>;
+    type DInput = Const<784>;
     type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
     type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
 }

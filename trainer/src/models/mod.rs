@@ -1,16 +1,20 @@
 //! The GAN presets. Each is a pair of dfdx builder types (generator, discriminator) with shapes
-//! checked at compile time; all generators map `(batch, latent)` to `(batch, 784)` pixels in
-//! [-1, 1] and all discriminators map `(batch, 784)` to one logit per image, so the training loop
-//! is written once for every preset.
+//! checked at compile time; all generators map `(batch, input)` to `(batch, 784)` pixels in
+//! [-1, 1] and all discriminators map `(batch, input)` to one logit per image, so the training
+//! loop is written once for every preset. Conditional presets append the class to both inputs
+//! (see [`Preset::CONDITIONAL`]).
 
+mod cdcgan;
 mod dcgan;
 mod mcu;
 mod mlp;
 
+pub use cdcgan::Cdcgan;
 pub use dcgan::Dcgan;
 pub use mcu::Mcu;
 pub use mlp::Mlp;
 
+use crate::with_preset;
 use dfdx::nn::modules::TensorCollection;
 use dfdx::prelude::*;
 
@@ -43,32 +47,42 @@ impl<Z: ConstDim, T> GeneratorNet<Z> for T where
 }
 
 /// What the training loop needs of a discriminator: one logit per image, probability = sigmoid.
-pub trait DiscriminatorNet:
+pub trait DiscriminatorNet<X: ConstDim>:
     BuildModule<Cpu, f32>
     + TensorCollection<f32, Cpu>
-    + Module<Rows<Const<PIXELS>>, Output = Rows<Const<1>>>
-    + ModuleMut<Rows<Const<PIXELS>, Traced>, Output = Rows<Const<1>, Traced>>
+    + Module<Rows<X>, Output = Rows<Const<1>>>
+    + ModuleMut<Rows<X, Traced>, Output = Rows<Const<1>, Traced>>
 {
 }
 
-impl<T> DiscriminatorNet for T where
+impl<X: ConstDim, T> DiscriminatorNet<X> for T where
     T: BuildModule<Cpu, f32>
         + TensorCollection<f32, Cpu>
-        + Module<Rows<Const<PIXELS>>, Output = Rows<Const<1>>>
-        + ModuleMut<Rows<Const<PIXELS>, Traced>, Output = Rows<Const<1>, Traced>>
+        + Module<Rows<X>, Output = Rows<Const<1>>>
+        + ModuleMut<Rows<X, Traced>, Output = Rows<Const<1>, Traced>>
 {
 }
 
-/// A GAN preset: its latent size and its two networks.
+/// Digit classes of a conditional preset.
+pub const CLASSES: usize = 10;
+
+/// A GAN preset: its input sizes and its two networks.
 pub trait Preset: 'static {
     /// The name used by `--model`.
     const NAME: &'static str;
-    /// Latent vector length.
+    /// Whether both networks get the class: the generator `[z, one-hot(class)]`, the
+    /// discriminator the image followed by 10 one-hot 28×28 label planes.
+    const CONDITIONAL: bool;
+    /// Latent (noise) vector length.
     type Latent: ConstDim;
+    /// Generator input length: the latent, plus [`CLASSES`] if conditional.
+    type Input: ConstDim;
+    /// Discriminator input length: 784, times 11 if conditional.
+    type DInput: ConstDim;
     /// The generator, as built on the CPU.
-    type G: GeneratorNet<Self::Latent>;
+    type G: GeneratorNet<Self::Input>;
     /// The discriminator, as built on the CPU.
-    type D: DiscriminatorNet;
+    type D: DiscriminatorNet<Self::DInput>;
 }
 
 /// The presets selectable with `--model`.
@@ -83,6 +97,8 @@ pub enum ModelKind {
     Mlp,
     /// The DCGAN reference.
     Dcgan,
+    /// The DCGAN reference, class-conditional.
+    Cdcgan,
 }
 
 impl ModelKind {
@@ -92,7 +108,13 @@ impl ModelKind {
             ModelKind::Mcu => Mcu::NAME,
             ModelKind::Mlp => Mlp::NAME,
             ModelKind::Dcgan => Dcgan::NAME,
+            ModelKind::Cdcgan => Cdcgan::NAME,
         }
+    }
+
+    /// Whether the preset generates a requested class.
+    pub fn conditional(self) -> bool {
+        with_preset!(self, P => P::CONDITIONAL)
     }
 
     /// Latent vector length.
@@ -101,6 +123,7 @@ impl ModelKind {
             ModelKind::Mcu => <Mcu as Preset>::Latent::SIZE,
             ModelKind::Mlp => <Mlp as Preset>::Latent::SIZE,
             ModelKind::Dcgan => <Dcgan as Preset>::Latent::SIZE,
+            ModelKind::Cdcgan => <Cdcgan as Preset>::Latent::SIZE,
         }
     }
 }
@@ -128,6 +151,104 @@ macro_rules! with_preset {
                 type $P = $crate::models::Dcgan;
                 $body
             }
+            $crate::models::ModelKind::Cdcgan => {
+                type $P = $crate::models::Cdcgan;
+                $body
+            }
         }
     };
+}
+
+/// Generator inputs: each latent row (`latent` values) followed by the one-hot class when the
+/// preset is conditional (`classes` then holds one class per row).
+pub fn generator_input<P: Preset>(latents: &[f32], classes: &[u8]) -> Vec<f32> {
+    if !P::CONDITIONAL {
+        return latents.to_vec();
+    }
+    let latent = P::Latent::SIZE;
+    let mut out = Vec::with_capacity(latents.len() / latent * P::Input::SIZE);
+    for (z, &class) in latents.chunks_exact(latent).zip(classes) {
+        out.extend_from_slice(z);
+        out.extend((0..CLASSES).map(|c| if c == class as usize { 1.0 } else { 0.0 }));
+    }
+    out
+}
+
+/// Discriminator inputs from images (784 values per row): unchanged for unconditional presets,
+/// otherwise each image followed by its 10 label planes (the class's plane all ones). Gradients
+/// flow through to the images, so this works on a generator's traced output too.
+pub fn discriminator_input<P: Preset, T: Tape<f32, Cpu> + Merge<NoneTape> + std::fmt::Debug>(
+    dev: &Cpu,
+    images: Rows<Const<PIXELS>, T>,
+    classes: &[u8],
+) -> Rows<P::DInput, T> {
+    if !P::CONDITIONAL {
+        return images.realize();
+    }
+    let rows = images.shape().0;
+    let mut planes = vec![0.0f32; rows * CLASSES * PIXELS];
+    for (row, &class) in planes.chunks_exact_mut(CLASSES * PIXELS).zip(classes) {
+        let plane = class as usize * PIXELS;
+        row[plane..plane + PIXELS].fill(1.0);
+    }
+    let planes: Tensor<(usize, usize), f32, Cpu> =
+        dev.tensor_from_vec(planes, (rows, CLASSES * PIXELS));
+    let images: Tensor<(usize, usize), f32, Cpu, T> = images.realize();
+    (images, planes).concat_along(Axis::<1>).realize()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generator_input_appends_the_one_hot_class_only_when_conditional() {
+        let z: Vec<f32> = (0..200).map(|i| i as f32).collect();
+        assert_eq!(generator_input::<Dcgan>(&z, &[3, 4]), z);
+        let x = generator_input::<Cdcgan>(&z, &[3, 9]);
+        assert_eq!(x.len(), 220);
+        assert_eq!(&x[..100], &z[..100]);
+        let one_hot = |c: usize| (0..10).map(move |i| f32::from(u8::from(i == c)));
+        assert!(x[100..110].iter().copied().eq(one_hot(3)));
+        assert_eq!(&x[110..210], &z[100..]);
+        assert!(x[210..220].iter().copied().eq(one_hot(9)));
+    }
+
+    #[test]
+    fn discriminator_input_adds_label_planes_and_passes_gradients_to_the_images() {
+        let dev = Cpu::default();
+        let pixels: Vec<f32> = (0..2 * PIXELS).map(|i| (i % 7) as f32 / 7.0).collect();
+        let images: Rows<Const<PIXELS>> = dev.tensor_from_vec(pixels.clone(), (2, Const));
+        let same = discriminator_input::<Dcgan, _>(&dev, images.clone(), &[]);
+        assert_eq!(same.as_vec(), pixels);
+
+        let x = discriminator_input::<Cdcgan, _>(&dev, images.clone(), &[2, 7]).as_vec();
+        let width = 11 * PIXELS;
+        for (row, class) in [(0, 2), (1, 7)] {
+            let r = &x[row * width..(row + 1) * width];
+            assert_eq!(&r[..PIXELS], &pixels[row * PIXELS..(row + 1) * PIXELS]);
+            for plane in 0..10 {
+                let expected = if plane == class { 1.0 } else { 0.0 };
+                let values = &r[(1 + plane) * PIXELS..(2 + plane) * PIXELS];
+                assert!(
+                    values.iter().all(|&v| v == expected),
+                    "row {row} plane {plane}"
+                );
+            }
+        }
+
+        // d(sum(x · w))/d(images) is w's image part: the planes carry no gradient of their own.
+        let w: Vec<f32> = (0..2 * width).map(|i| (i % 13) as f32).collect();
+        let w: Rows<Const<8624>> = dev.tensor_from_vec(w.clone(), (2, Const));
+        let x = discriminator_input::<Cdcgan, _>(&dev, images.leaky_trace(), &[2, 7]);
+        let grads = (x * w.clone()).sum::<Rank0, _>().backward();
+        let image_grads = grads.get(&images).as_vec();
+        let w = w.as_vec();
+        for row in 0..2 {
+            assert_eq!(
+                &image_grads[row * PIXELS..(row + 1) * PIXELS],
+                &w[row * width..row * width + PIXELS]
+            );
+        }
+    }
 }

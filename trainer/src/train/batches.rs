@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
 /// What a random stream is used for; each gets its own stream.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Purpose {
     /// The order of the training set in one epoch.
@@ -22,6 +22,8 @@ pub enum Purpose {
     Sampling = 5,
     /// Latents of the quality evaluations.
     Evaluation = 6,
+    /// Classes of the generated batches (conditional presets).
+    FakeClasses = 7,
 }
 
 /// The random stream for `purpose` at `counter` (an iteration or an epoch).

@@ -15,6 +15,7 @@ pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{TrainConfig, PAPER_SNAPSHOTS};
 pub use metrics::{MetricRow, QualityRow};
 pub use run::{
-    evaluation_latents, fixed_noise, generate_with, train, Outcome, Progress, TrainError,
+    balanced_classes, evaluation_latents, fixed_noise, generate_with, train, Outcome, Progress,
+    TrainError,
 };
 pub use run_dir::RunDir;

@@ -11,11 +11,14 @@ use crate::artifacts::{grid, plot};
 use crate::data::{Dataset, PIXELS};
 use crate::eval::{Evaluator, EVAL_SAMPLES};
 use crate::fsutil::write_atomic;
-use crate::models::{Preset, Rows, PIXELS as NET_PIXELS};
+use crate::models::{
+    discriminator_input, generator_input, Preset, Rows, CLASSES, PIXELS as NET_PIXELS,
+};
 use crate::with_preset;
 use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
+use rand::Rng;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -134,15 +137,26 @@ pub fn evaluation_latents(latent: usize, count: usize) -> Vec<f32> {
     normal_noise(&mut stream(0, Purpose::Evaluation, 0), count, latent)
 }
 
-/// Runs the generator in evaluation mode on `latents` (row-major, `latent` values per row), in
-/// chunks so memory stays small for any count.
-pub fn generate_with<P: Preset>(g: &P::G, dev: &Cpu, latents: &[f32]) -> Vec<f32> {
+/// The classes asked for when a conditional model draws `count` digits without being told
+/// which: 0, 1, …, 9, 0, 1, … (balanced).
+pub fn balanced_classes(count: usize) -> Vec<u8> {
+    (0..count).map(|i| (i % CLASSES) as u8).collect()
+}
+
+/// Runs the generator in evaluation mode on `latents` (row-major, the preset's latent length
+/// per row) and, for conditional presets, `classes` (one per row; ignored otherwise), in chunks
+/// so memory stays small for any count.
+pub fn generate_with<P: Preset>(g: &P::G, dev: &Cpu, latents: &[f32], classes: &[u8]) -> Vec<f32> {
     const CHUNK_ROWS: usize = 256;
-    let mut out = Vec::with_capacity(latents.len() / P::Latent::SIZE * PIXELS);
-    for chunk in latents.chunks(CHUNK_ROWS * P::Latent::SIZE) {
-        let rows = chunk.len() / P::Latent::SIZE;
-        let z: Rows<P::Latent> = dev.tensor_from_vec(chunk.to_vec(), (rows, Default::default()));
-        out.extend(g.forward(z).as_vec());
+    let latent = P::Latent::SIZE;
+    let rows = latents.len() / latent;
+    let mut out = Vec::with_capacity(rows * PIXELS);
+    for first in (0..rows).step_by(CHUNK_ROWS) {
+        let last = (first + CHUNK_ROWS).min(rows);
+        let chunk_classes = classes.get(first..last).unwrap_or(&[]);
+        let input = generator_input::<P>(&latents[first * latent..last * latent], chunk_classes);
+        let x: Rows<P::Input> = dev.tensor_from_vec(input, (last - first, Default::default()));
+        out.extend(g.forward(x).as_vec());
     }
     out
 }
@@ -254,12 +268,14 @@ fn train_preset<P: Preset>(
     let mut g_grads = models.g.alloc_grads();
     let mut d_grads = models.d.alloc_grads();
 
+    let fixed_classes = balanced_classes(grid::GRID_COUNT);
     let draw_grid = |g: &P::G, iteration: u64| -> Result<(), TrainError> {
-        let pixels = generate_with::<P>(g, &dev, &fixed);
+        let pixels = generate_with::<P>(g, &dev, &fixed, &fixed_classes);
         let path = dir.grid(iteration);
         grid::save_grid(&path, &pixels).map_err(|message| TrainError::Artifact { path, message })
     };
     let eval_latents = evaluator.map(|_| evaluation_latents(latent, EVAL_SAMPLES));
+    let eval_classes = balanced_classes(EVAL_SAMPLES);
     // Scores the generator; on a new best FID, keeps this state as the best checkpoint.
     let evaluate = |models: &Models<P>,
                     iteration: u64,
@@ -270,11 +286,12 @@ fn train_preset<P: Preset>(
         let (Some(evaluator), Some(latents)) = (evaluator, &eval_latents) else {
             return Ok(());
         };
-        let pixels: Vec<u8> = generate_with::<P>(&models.g, &dev, latents)
+        let pixels: Vec<u8> = generate_with::<P>(&models.g, &dev, latents, &eval_classes)
             .into_iter()
             .map(grid::to_pixel)
             .collect();
-        let Some(scores) = evaluator.score(&pixels, None) else {
+        let asked = P::CONDITIONAL.then_some(eval_classes.as_slice());
+        let Some(scores) = evaluator.score(&pixels, asked) else {
             return Ok(());
         };
         if progress == Progress::Lines {
@@ -326,32 +343,47 @@ fn train_preset<P: Preset>(
         }
         let step = iteration; // 0-based index of this iteration's random draws
         let mut real = Vec::with_capacity(batch * PIXELS);
+        let mut real_classes = Vec::with_capacity(batch);
         for i in sampler.indices(step) {
             real.extend_from_slice(&images[i * PIXELS..(i + 1) * PIXELS]);
+            real_classes.push(data.labels[i]);
         }
         let real: Rows<Const<PIXELS>> = dev.tensor_from_vec(real, (batch, Const));
-        let z_d: Rows<P::Latent> = dev.tensor_from_vec(
-            normal_noise(
-                &mut stream(config.seed, Purpose::DiscriminatorNoise, step),
-                batch,
-                latent,
-            ),
-            (batch, Default::default()),
-        );
-        let z_g: Rows<P::Latent> = dev.tensor_from_vec(
-            normal_noise(
-                &mut stream(config.seed, Purpose::GeneratorNoise, step),
-                batch,
-                latent,
-            ),
-            (batch, Default::default()),
-        );
+        // Classes of the fakes (conditional presets): uniform, first the D step's, then G's.
+        let fake_classes: Vec<u8> = if P::CONDITIONAL {
+            let mut rng = stream(config.seed, Purpose::FakeClasses, step);
+            (0..2 * batch)
+                .map(|_| rng.gen_range(0..CLASSES as u8))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (d_classes, g_classes) = fake_classes.split_at(fake_classes.len() / 2);
+        let noise = |purpose| {
+            let z = normal_noise(&mut stream(config.seed, purpose, step), batch, latent);
+            let classes = if purpose == Purpose::DiscriminatorNoise {
+                d_classes
+            } else {
+                g_classes
+            };
+            let x: Rows<P::Input> = dev.tensor_from_vec(
+                generator_input::<P>(&z, classes),
+                (batch, Default::default()),
+            );
+            x
+        };
+        let z_d = noise(Purpose::DiscriminatorNoise);
+        let z_g = noise(Purpose::GeneratorNoise);
 
         let Models { g, d, g_opt, d_opt } = &mut models;
         // Discriminator step: maximise log D(x) + log(1 - D(G(z))).
         // Training-mode forward (a throw-away tape), detached: this step trains D only.
         let fake = g.forward_mut(z_d.leaky_traced()).retaped::<NoneTape>();
-        let real_logits = d.forward_mut(real.traced(d_grads));
+        let real_logits = d.forward_mut(discriminator_input::<P, _>(
+            &dev,
+            real.traced(d_grads),
+            &real_classes,
+        ));
         let d_real = real_logits
             .retaped::<NoneTape>()
             .sigmoid()
@@ -360,7 +392,11 @@ fn train_preset<P: Preset>(
         let loss_real = bce(real_logits, ones.clone());
         let loss_real_value = loss_real.array();
         d_grads = loss_real.backward();
-        let fake_logits = d.forward_mut(fake.traced(d_grads));
+        let fake_logits = d.forward_mut(discriminator_input::<P, _>(
+            &dev,
+            fake.traced(d_grads),
+            d_classes,
+        ));
         let d_fake = fake_logits
             .retaped::<NoneTape>()
             .sigmoid()
@@ -374,7 +410,10 @@ fn train_preset<P: Preset>(
 
         // Generator step, non-saturating: maximise log D(G(z)).
         let fake = g.forward_mut(z_g.traced(g_grads));
-        let loss_g = bce(d.forward_mut(fake), ones.clone());
+        let loss_g = bce(
+            d.forward_mut(discriminator_input::<P, _>(&dev, fake, g_classes)),
+            ones.clone(),
+        );
         let g_loss = loss_g.array();
         g_grads = loss_g.backward();
         g_opt.update(g, &g_grads);

@@ -1,0 +1,37 @@
+//! The `dcgan` reference made class-conditional (Mirza & Osindero, 2014, in DCGAN form): the
+//! generator gets a one-hot class concatenated to z, the discriminator gets the class as 10
+//! one-hot input planes beside the image. Everything else is the `dcgan` preset.
+
+use super::Preset;
+use crate::nn::{Conv2D, ConvTrans2D, Flatten, LeakyReLU, Unflatten};
+use dfdx::prelude::*;
+
+type Generator = (
+    (
+        Linear<110, 6272>,
+        Unflatten<128, 7, 7>,
+        BatchNorm2D<128>,
+        ReLU,
+    ),
+    (ConvTrans2D<128, 64, 4, 2, 1>, BatchNorm2D<64>, ReLU),
+    (ConvTrans2D<64, 1, 4, 2, 1>, Tanh, Flatten),
+);
+
+type Discriminator = (
+    (Unflatten<11, 28, 28>, Conv2D<11, 64, 4, 2, 1>, LeakyReLU),
+    (Conv2D<64, 128, 4, 2, 1>, BatchNorm2D<128>, LeakyReLU),
+    (Flatten, Linear<6272, 1>),
+);
+
+/// The `cdcgan` preset.
+pub struct Cdcgan;
+
+impl Preset for Cdcgan {
+    const NAME: &'static str = "cdcgan";
+    const CONDITIONAL: bool = true;
+    type Latent = Const<100>;
+    type Input = Const<110>;
+    type DInput = Const<8624>;
+    type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
+    type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
+}
