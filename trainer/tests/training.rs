@@ -80,6 +80,11 @@ fn smoke_cdcgan() {
 }
 
 #[test]
+fn smoke_cmcu() {
+    smoke(ModelKind::Cmcu);
+}
+
+#[test]
 fn same_seed_same_numbers() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = config(ModelKind::Mlp, 12);

@@ -5,11 +5,13 @@
 //! (see [`Preset::CONDITIONAL`]).
 
 mod cdcgan;
+mod cmcu;
 mod dcgan;
 mod mcu;
 mod mlp;
 
 pub use cdcgan::Cdcgan;
+pub use cmcu::Cmcu;
 pub use dcgan::Dcgan;
 pub use mcu::Mcu;
 pub use mlp::Mlp;
@@ -99,6 +101,8 @@ pub enum ModelKind {
     Dcgan,
     /// The DCGAN reference, class-conditional.
     Cdcgan,
+    /// The microcontroller GAN, class-conditional (same firmware budget as `mcu`).
+    Cmcu,
 }
 
 impl ModelKind {
@@ -109,7 +113,13 @@ impl ModelKind {
             ModelKind::Mlp => Mlp::NAME,
             ModelKind::Dcgan => Dcgan::NAME,
             ModelKind::Cdcgan => Cdcgan::NAME,
+            ModelKind::Cmcu => Cmcu::NAME,
         }
+    }
+
+    /// Whether firmware-core runs this preset's generator (`trainer export` makes its blob).
+    pub fn runs_on_firmware(self) -> bool {
+        matches!(self, ModelKind::Mcu | ModelKind::Cmcu)
     }
 
     /// Whether the preset generates a requested class.
@@ -124,6 +134,7 @@ impl ModelKind {
             ModelKind::Mlp => <Mlp as Preset>::Latent::SIZE,
             ModelKind::Dcgan => <Dcgan as Preset>::Latent::SIZE,
             ModelKind::Cdcgan => <Cdcgan as Preset>::Latent::SIZE,
+            ModelKind::Cmcu => <Cmcu as Preset>::Latent::SIZE,
         }
     }
 }
@@ -153,6 +164,10 @@ macro_rules! with_preset {
             }
             $crate::models::ModelKind::Cdcgan => {
                 type $P = $crate::models::Cdcgan;
+                $body
+            }
+            $crate::models::ModelKind::Cmcu => {
+                type $P = $crate::models::Cmcu;
                 $body
             }
         }
@@ -200,6 +215,21 @@ pub fn discriminator_input<P: Preset, T: Tape<f32, Cpu> + Merge<NoneTape> + std:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `cmcu` runs on the firmware exactly as `mcu` does: the same generator type.
+    #[test]
+    fn cmcu_has_the_mcu_generator() {
+        fn same<T>(_: &T, _: &T) {}
+        let dev = Cpu::default();
+        same(
+            &<Mcu as Preset>::G::build(&dev),
+            &<Cmcu as Preset>::G::build(&dev),
+        );
+        assert_eq!(
+            <Cmcu as Preset>::Latent::SIZE + CLASSES,
+            firmware_core::arch::LATENT_DIM
+        );
+    }
 
     #[test]
     fn generator_input_appends_the_one_hot_class_only_when_conditional() {
