@@ -125,6 +125,14 @@ const _: () = {
 /// Identifier of the `mcu` preset in [`ModelDescriptor::preset`].
 pub const PRESET_MCU: u16 = 1;
 
+/// Digit classes a conditional generator can be asked for.
+pub const CLASSES: usize = 10;
+
+/// Latent values of a conditional generator: its input is the same [`LATENT_DIM`] wide, the
+/// first `LATENT_DIM − CLASSES` values noise and the last [`CLASSES`] the one-hot class, so the
+/// conditional network has exactly the unconditional one's weights, RAM and MACs.
+pub const CONDITIONAL_LATENT_DIM: usize = LATENT_DIM - CLASSES;
+
 /// Shape of the fully connected input layer (followed by a reshape to `(out_channels, out_side,
 /// out_side)`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,10 +169,12 @@ pub struct ConvTransposeShape {
 pub struct ModelDescriptor {
     /// Architecture preset ([`PRESET_MCU`]).
     pub preset: u16,
-    /// Whether the generator takes a class label. Always `false` in format version 1; reserved for
-    /// a class-conditional variant.
+    /// Whether the generator takes a class label: then its input is
+    /// [`CONDITIONAL_LATENT_DIM`] latent values followed by the one-hot class (see
+    /// [`generator_input`](crate::latent::generator_input)). Firmware built before conditional
+    /// models existed rejects these blobs (its descriptor check expects `false`).
     pub conditional: bool,
-    /// Latent dimension.
+    /// Latent (noise) dimension: [`LATENT_DIM`], or [`CONDITIONAL_LATENT_DIM`] if conditional.
     pub latent_dim: u32,
     /// Fully connected layer.
     pub fc: LinearShape,
@@ -209,6 +219,22 @@ impl ModelDescriptor {
             padding: u32_of(PADDING),
         },
     };
+
+    /// The class-conditional variant: the same network, its input split into noise and class.
+    pub const MCU_CONDITIONAL: ModelDescriptor = ModelDescriptor {
+        conditional: true,
+        latent_dim: u32_of(CONDITIONAL_LATENT_DIM),
+        ..ModelDescriptor::MCU
+    };
+
+    /// The descriptor a blob must have given its `conditional` flag.
+    pub const fn expected(conditional: bool) -> &'static ModelDescriptor {
+        if conditional {
+            &ModelDescriptor::MCU_CONDITIONAL
+        } else {
+            &ModelDescriptor::MCU
+        }
+    }
 
     /// The first field (as `"layer.field"`) where `self` differs from `expected`, with both
     /// values, so a mismatch error can say exactly what is wrong.

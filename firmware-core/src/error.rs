@@ -130,6 +130,31 @@ impl fmt::Display for BlobError {
 /// `core::error::Error` is `std::error::Error`: available with and without the `std` feature.
 impl core::error::Error for BlobError {}
 
+/// Why [`Generator::generate`](crate::Generator::generate) refused a class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClassError {
+    /// A class was asked of an unconditional generator, which draws whatever digit its seed
+    /// gives.
+    NotConditional,
+    /// Classes are 0–9.
+    OutOfRange {
+        /// The class asked for.
+        class: u8,
+    },
+}
+
+impl fmt::Display for ClassError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotConditional => f.write_str("this generator is not class-conditional"),
+            Self::OutOfRange { class } => write!(f, "class {class} is not a digit (0-9)"),
+        }
+    }
+}
+
+impl core::error::Error for ClassError {}
+
 /// Why [`BlobRepr::emit`](crate::blob::BlobRepr::emit) could not write a blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -1,13 +1,13 @@
 //! The validated generator and its inference entry points.
 
 use crate::arch::{
-    ModelDescriptor, FC_CHANNELS, FC_OUT, FC_SIDE, FC_WEIGHTS, LATENT_DIM, OUT_CHANNELS, OUT_SIDE,
-    TOTAL_WEIGHTS, UP1_CHANNELS, UP1_OUT, UP1_SIDE, UP1_WEIGHTS, UP2_WEIGHTS,
+    ModelDescriptor, CLASSES, FC_CHANNELS, FC_OUT, FC_SIDE, FC_WEIGHTS, LATENT_DIM, OUT_CHANNELS,
+    OUT_SIDE, TOTAL_WEIGHTS, UP1_CHANNELS, UP1_OUT, UP1_SIDE, UP1_WEIGHTS, UP2_WEIGHTS,
 };
 use crate::blob::{ActivationScales, BlobRepr, LayerRepr, BIAS_LIMIT};
 use crate::digit::Digit;
-use crate::error::BlobError;
-use crate::latent::latent_from_seed;
+use crate::error::{BlobError, ClassError};
+use crate::latent::{class_from_seed, generator_input};
 use crate::layers::tanh::{TanhLut, LUT_LEN};
 use crate::layers::{conv_transpose, linear, read_i32, relu_i8, QuantLayer, RequantTable};
 use crate::requant::Requant;
@@ -178,7 +178,7 @@ impl<'a, const W: usize, const B: usize, const C: usize, const M: usize> Layer<'
 /// let generator = Generator::new(&blob)?;
 /// let mut scratch = Scratch::new();
 /// let mut digit = Digit::new();
-/// generator.generate(7, &mut scratch, &mut digit);
+/// generator.generate(None, 7, &mut scratch, &mut digit).expect("no class asked");
 /// let ink = digit.pixels().iter().filter(|&&p| p > 127).count();
 /// # assert!(ink <= 784);
 /// # }
@@ -186,6 +186,7 @@ impl<'a, const W: usize, const B: usize, const C: usize, const M: usize> Layer<'
 /// ```
 #[derive(Clone, Copy)]
 pub struct Generator<'a> {
+    conditional: bool,
     scales: ActivationScales,
     fc: FcLayer<'a>,
     up1: Up1Layer<'a>,
@@ -213,8 +214,10 @@ impl<'a> Generator<'a> {
     /// The first failed check, as a [`BlobError`].
     pub fn new(blob: &'a [u8]) -> Result<Self, BlobError> {
         let repr = BlobRepr::parse(blob)?;
-        if let Some((field, expected, found)) =
-            repr.descriptor.first_difference(&ModelDescriptor::MCU)
+        let conditional = repr.descriptor.conditional;
+        if let Some((field, expected, found)) = repr
+            .descriptor
+            .first_difference(ModelDescriptor::expected(conditional))
         {
             return Err(BlobError::ArchitectureMismatch {
                 field,
@@ -237,6 +240,7 @@ impl<'a> Generator<'a> {
         up1.check_biases("up1")?;
         up2.check_biases("up2")?;
         Ok(Self {
+            conditional,
             scales: repr.scales,
             fc,
             up1,
@@ -245,9 +249,37 @@ impl<'a> Generator<'a> {
         })
     }
 
-    /// Draws the digit for `seed` (the latent is [`latent_from_seed`]`(seed)`).
-    pub fn generate(&self, seed: u32, scratch: &mut Scratch, out: &mut Digit) {
-        self.generate_from_latent(&latent_from_seed(seed), scratch, out);
+    /// Draws a digit from `seed`: for a conditional generator the digit `class` (with `None`,
+    /// a class drawn from the seed, uniform over 0–9); for an unconditional one whatever digit
+    /// the seed gives (`class` must be `None`). The input is
+    /// [`generator_input`]`(seed, class)`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClassError::NotConditional`] for a class asked of an unconditional generator,
+    /// [`ClassError::OutOfRange`] for a class above 9; `out` is then left untouched. With `None`
+    /// it never fails.
+    pub fn generate(
+        &self,
+        class: Option<u8>,
+        seed: u32,
+        scratch: &mut Scratch,
+        out: &mut Digit,
+    ) -> Result<(), ClassError> {
+        let class = match (self.conditional, class) {
+            (false, None) => None,
+            (false, Some(_)) => return Err(ClassError::NotConditional),
+            (true, None) => Some(class_from_seed(seed)),
+            (true, Some(c)) if usize::from(c) < CLASSES => Some(c),
+            (true, Some(c)) => return Err(ClassError::OutOfRange { class: c }),
+        };
+        self.generate_from_latent(&generator_input(seed, class), scratch, out);
+        Ok(())
+    }
+
+    /// Whether the generator draws a requested class.
+    pub fn is_conditional(&self) -> bool {
+        self.conditional
     }
 
     /// Draws the digit for an int8 latent at [`LATENT_SCALE`](crate::latent::LATENT_SCALE); lets
@@ -279,9 +311,10 @@ impl<'a> Generator<'a> {
         );
     }
 
-    /// The blob's model descriptor: always [`ModelDescriptor::MCU`], since `new` rejects others.
+    /// The blob's model descriptor: [`ModelDescriptor::MCU`] or
+    /// [`ModelDescriptor::MCU_CONDITIONAL`], since `new` rejects others.
     pub fn descriptor(&self) -> &'static ModelDescriptor {
-        &ModelDescriptor::MCU
+        ModelDescriptor::expected(self.conditional)
     }
 
     /// The activation scales recorded by the exporter.
@@ -298,14 +331,17 @@ impl<'a> Generator<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::latent::latent_from_seed;
     use crate::layers::{conv_transpose, linear};
     use crate::test_blob::SyntheticModel;
 
-    /// The whole network through the scalar reference kernels.
-    fn reference_digit(m: &SyntheticModel, latent: &[i8; LATENT_DIM]) -> [u8; 784] {
-        let requant = |mult: &[u8], shift: &[u8], c: usize| {
-            Requant::try_new(read_i32(&mult[4 * c..4 * c + 4]), shift[c]).unwrap()
-        };
+    fn requant(mult: &[u8], shift: &[u8], c: usize) -> Requant {
+        Requant::try_new(read_i32(&mult[4 * c..4 * c + 4]), shift[c]).unwrap()
+    }
+
+    /// Every layer's accumulators through the scalar reference kernels, which add with `+`: in
+    /// this (debug) build an `i32` overflow panics instead of wrapping.
+    fn reference_accumulators(m: &SyntheticModel, latent: &[i8; LATENT_DIM]) -> [Vec<i32>; 3] {
         let fc_acc = linear::reference(latent, &m.fc.weights, &m.fc.bias);
         let fc: Vec<i8> = fc_acc
             .iter()
@@ -319,6 +355,12 @@ mod tests {
             .map(|(j, &a)| requant(&m.up1.multiplier, &m.up1.shift, j % 32).apply(a, 0, 127))
             .collect();
         let up2_acc = conv_transpose::reference(&up1, &m.up2.weights, &m.up2.bias, 32, 1, 14);
+        [fc_acc, up1_acc, up2_acc]
+    }
+
+    /// The whole network through the scalar reference kernels.
+    fn reference_digit(m: &SyntheticModel, latent: &[i8; LATENT_DIM]) -> [u8; 784] {
+        let [_, _, up2_acc] = reference_accumulators(m, latent);
         let r = requant(&m.up2.multiplier, &m.up2.shift, 0);
         core::array::from_fn(|i| {
             let q = r.apply(up2_acc[i], -128, 127);
@@ -334,7 +376,9 @@ mod tests {
         let mut scratch = Scratch::new();
         let mut digit = Digit::new();
         for seed in [0, 1, 77] {
-            generator.generate(seed, &mut scratch, &mut digit);
+            generator
+                .generate(None, seed, &mut scratch, &mut digit)
+                .unwrap();
             assert_eq!(
                 digit.pixels(),
                 &reference_digit(&model, &latent_from_seed(seed))
@@ -345,6 +389,63 @@ mod tests {
             distinct.len() > 50,
             "synthetic model should exercise the table"
         );
+    }
+
+    /// The blobs validation admits that push accumulators furthest: biases at ±`BIAS_LIMIT`,
+    /// every weight at the int8 extreme of the wanted sign, the largest requantiser gain
+    /// (`M = i32::MAX`, `n = 1`) so every ReLU saturates at 127 and feeds the next layer the
+    /// largest inputs, and the latent at −128. `signs[l]` picks the direction of layer `l`; a
+    /// negative layer outputs zeros, so each negative extreme is tested with the layers before it
+    /// positive. The reference adds with overflow checks, so reaching the assertions means no
+    /// `i32` overflowed; the kernels (which add with `wrapping_add`) must then agree exactly.
+    #[test]
+    fn accumulators_at_the_validation_extremes_fit_in_i32() {
+        const IN_FC: i64 = -128; // every latent element
+        const IN_CONV: i64 = 127; // every input of up1/up2: a saturated ReLU
+        let latent = [IN_FC as i8; LATENT_DIM];
+        let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
+        for signs in [[1, 1, 1], [-1, 1, 1], [1, -1, 1], [1, 1, -1]] {
+            let mut m = SyntheticModel::new(3);
+            let layers = [&mut m.fc, &mut m.up1, &mut m.up2];
+            for (l, (layer, sign)) in layers.into_iter().zip(signs).enumerate() {
+                let input = if l == 0 { IN_FC } else { IN_CONV };
+                // The weight whose product with `input` has sign `sign` and the largest size.
+                let w: i8 = if (sign > 0) == (input > 0) { 127 } else { -128 };
+                layer.weights.fill(w as u8);
+                let bias = sign * BIAS_LIMIT;
+                for b in layer.bias.chunks_exact_mut(4) {
+                    b.copy_from_slice(&bias.to_le_bytes());
+                }
+                for mult in layer.multiplier.chunks_exact_mut(4) {
+                    mult.copy_from_slice(&i32::MAX.to_le_bytes());
+                }
+                layer.shift.fill(1);
+            }
+            let blob = m.blob();
+            let generator = Generator::new(&blob).expect("extremes are valid");
+            let accs = reference_accumulators(&m, &latent);
+
+            // Every layer up to the first negative one gets full inputs and reaches exactly
+            // bias + products·w·x (an interior pixel of a transposed convolution has 2×2 taps).
+            let last = signs.iter().position(|&s| s < 0).unwrap_or(2);
+            for l in 0..=last {
+                let sign = i64::from(signs[l]);
+                let (input, products) =
+                    [(IN_FC, LATENT_DIM), (IN_CONV, 4 * 64), (IN_CONV, 4 * 32)][l];
+                let w = if (sign > 0) == (input > 0) { 127 } else { -128 };
+                let expected = sign * i64::from(BIAS_LIMIT) + products as i64 * w * input;
+                let reached = accs[l]
+                    .iter()
+                    .map(|&a| i64::from(a))
+                    .max_by_key(|a| a * sign)
+                    .unwrap();
+                assert_eq!(reached, expected, "layer {l}, signs {signs:?}");
+                assert!(products <= crate::arch::MAX_ACCUMULATED_PRODUCTS);
+            }
+
+            generator.generate_from_latent(&latent, &mut scratch, &mut digit);
+            assert_eq!(digit.pixels(), &reference_digit(&m, &latent), "{signs:?}");
+        }
     }
 
     #[test]

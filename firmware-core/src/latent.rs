@@ -15,7 +15,7 @@
 //!
 //! The host dequantises with `z = q · LATENT_SCALE` and runs its float model on exactly that latent.
 
-use crate::arch::LATENT_DIM;
+use crate::arch::{CLASSES, CONDITIONAL_LATENT_DIM, LATENT_DIM};
 
 /// `log2(1 / LATENT_SCALE)`: latent int8 values are `z · 2^LATENT_SCALE_SHIFT`.
 pub const LATENT_SCALE_SHIFT: u32 = 5;
@@ -89,9 +89,64 @@ pub fn latent_from_seed(seed: u32) -> [i8; LATENT_DIM] {
     z
 }
 
+/// One-hot value of the class entry in a conditional input: 1.0 at [`LATENT_SCALE`].
+pub const ONE_HOT: i8 = 1 << LATENT_SCALE_SHIFT;
+
+/// The class a conditional generator draws for `seed` when no class is asked for: uniform over
+/// the ten classes (from a stream of its own, so it does not disturb the latent).
+pub fn class_from_seed(seed: u32) -> u8 {
+    let r = SplitMix32::new(seed ^ 0x5EED_C1A5).next_u32();
+    // ⌊r · 10 / 2³²⌋ < 10: fits in u8.
+    ((u64::from(r) * CLASSES as u64) >> 32) as u8
+}
+
+/// The int8 generator input for `seed`: [`latent_from_seed`] for an unconditional model (`class`
+/// `None`); for a conditional one the first [`CONDITIONAL_LATENT_DIM`] values of the same latent
+/// followed by the one-hot `class` ([`ONE_HOT`] at the class, 0 elsewhere). A class ≥ 10 gives
+/// an all-zero class part; [`Generator::generate`](crate::Generator::generate) rejects it first.
+pub fn generator_input(seed: u32, class: Option<u8>) -> [i8; LATENT_DIM] {
+    let mut input = latent_from_seed(seed);
+    if let Some(class) = class {
+        for (i, v) in input.iter_mut().enumerate().skip(CONDITIONAL_LATENT_DIM) {
+            *v = if i - CONDITIONAL_LATENT_DIM == usize::from(class) {
+                ONE_HOT
+            } else {
+                0
+            };
+        }
+    }
+    input
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conditional_input_is_the_latent_head_and_a_one_hot_class() {
+        let z = latent_from_seed(9);
+        assert_eq!(generator_input(9, None), z);
+        for class in 0..10u8 {
+            let x = generator_input(9, Some(class));
+            assert_eq!(x[..CONDITIONAL_LATENT_DIM], z[..CONDITIONAL_LATENT_DIM]);
+            let hot: [i8; CLASSES] =
+                core::array::from_fn(|i| if i == usize::from(class) { 32 } else { 0 });
+            assert_eq!(x[CONDITIONAL_LATENT_DIM..], hot);
+        }
+    }
+
+    #[test]
+    fn classes_from_seeds_are_balanced() {
+        let mut counts = [0u32; CLASSES];
+        for seed in 0..10_000 {
+            counts[usize::from(class_from_seed(seed))] += 1;
+        }
+        // Binomial(10 000, 0.1): σ = 30; ±150 is five σ.
+        assert!(
+            counts.iter().all(|&c| (850..=1150).contains(&c)),
+            "{counts:?}"
+        );
+    }
 
     #[test]
     fn stream_is_pinned() {

@@ -24,7 +24,8 @@
 //! let generator = Generator::new(&blob).expect("valid blob");
 //! let mut scratch = Scratch::new();
 //! let mut digit = Digit::new();
-//! generator.generate(2024, &mut scratch, &mut digit);
+//! // `None`: no class asked (a class-conditional blob also takes `Some(0..=9)`); cannot fail.
+//! generator.generate(None, 2024, &mut scratch, &mut digit).expect("no class asked");
 //!
 //! let mut display = MockDisplay::<BinaryColor>::new();
 //! Image::new(&digit.binary_dithered(), Point::new(4, 4)).draw(&mut display).unwrap();
@@ -86,6 +87,6 @@ pub use arch::{LATENT_DIM, OUT_PIXELS, OUT_SIDE};
 /// names the command and seed). A linker drops it from firmware that does not use it.
 pub static DEFAULT_BLOB: &[u8] = include_bytes!("../blobs/default.postcard");
 pub use digit::Digit;
-pub use error::{BlobError, EmitError};
+pub use error::{BlobError, ClassError, EmitError};
 pub use generator::{Generator, Scratch};
 pub use latent::{latent_from_seed, LATENT_SCALE};

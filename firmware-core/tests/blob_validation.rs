@@ -117,13 +117,16 @@ fn architecture_mismatch() {
             found: 16
         }
     );
+    // Conditional blobs split the same input into 22 latent values and the class: a blob that
+    // claims to be conditional with the unconditional latent size is caught there.
     let mut repr = model.repr();
     repr.descriptor.conditional = true;
     assert!(matches!(
         Generator::new(&emit(&repr)),
         Err(BlobError::ArchitectureMismatch {
-            field: "conditional",
-            ..
+            field: "latent_dim",
+            expected: 22,
+            found: 32
         })
     ));
 }
@@ -300,7 +303,7 @@ fn errors_display_the_failing_check() {
 fn load_and_run(blob: &[u8], scratch: &mut Scratch, digit: &mut Digit) -> bool {
     match Generator::new(blob) {
         Ok(g) => {
-            g.generate(1, scratch, digit);
+            g.generate(None, 1, scratch, digit).unwrap();
             true
         }
         Err(e) => {

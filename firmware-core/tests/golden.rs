@@ -16,7 +16,9 @@ fn fixed_blob_fixed_seeds_fixed_pixels() {
     let got: Vec<u32> = [0u32, 1, 2, 0xFFFF_FFFF]
         .iter()
         .map(|&seed| {
-            generator.generate(seed, &mut scratch, &mut digit);
+            generator
+                .generate(None, seed, &mut scratch, &mut digit)
+                .unwrap();
             checksum(digit.pixels())
         })
         .collect();

@@ -22,7 +22,9 @@ fn evaluate(model_seed: u32, eval_seeds: std::ops::Range<u32>) -> Stats {
     let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
     let (mut sum, mut min, mut max_abs, mut std_sum, mut n) = (0.0, f64::INFINITY, 0u8, 0.0, 0.0);
     for seed in eval_seeds {
-        generator.generate(seed, &mut scratch, &mut digit);
+        generator
+            .generate(None, seed, &mut scratch, &mut digit)
+            .unwrap();
         let reference = pixels_from_tanh(&float.forward(&latent_f32_from_seed(seed)));
         let p = psnr(digit.pixels(), &reference);
         sum += p;
@@ -100,7 +102,9 @@ fn hidden_activations_match_the_float_model() {
     assert_eq!(generator.tanh_lut(), quantized.tanh_lut());
     let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
     for seed in [3, 4] {
-        generator.generate(seed, &mut scratch, &mut digit);
+        generator
+            .generate(None, seed, &mut scratch, &mut digit)
+            .unwrap();
         let act = float.forward_trace(&latent_f32_from_seed(seed));
         // Device activations are HWC, the float ones NCHW.
         let err = |dev: &[i8], float: &[f32], channels: usize, side: usize, scale: f32| {
@@ -141,7 +145,7 @@ fn seed_and_latent_entry_points_agree() {
         .to_blob();
     let generator = Generator::new(&blob).unwrap();
     let (mut scratch, mut a, mut b) = (Scratch::new(), Digit::new(), Digit::new());
-    generator.generate(99, &mut scratch, &mut a);
+    generator.generate(None, 99, &mut scratch, &mut a).unwrap();
     generator.generate_from_latent(&latent_from_seed(99), &mut scratch, &mut b);
     assert_eq!(a, b);
     let latent: [i8; LATENT_DIM] = latent_from_seed(100);

@@ -66,8 +66,12 @@ fn run(scratch: &mut Scratch, digit: &mut Digit) -> ExitStatus {
     );
 
     for seed in SEEDS {
-        let ((), instructions) =
-            counter.measure(|| generator.generate(black_box(seed), scratch, digit));
+        let (generated, instructions) =
+            counter.measure(|| generator.generate(None, black_box(seed), scratch, digit));
+        if let Err(e) = generated {
+            heprintln!("error: seed {}: {}", seed, e);
+            return EXIT_FAILURE;
+        }
         hprintln!("{}", DigitLine::new(seed, digit, Some(instructions)));
     }
 

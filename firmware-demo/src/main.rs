@@ -41,7 +41,10 @@ fn main() -> std::process::ExitCode {
     let mut scratch = Scratch::new();
     let mut digit = Digit::new();
     for seed in SEEDS {
-        generator.generate(seed, &mut scratch, &mut digit);
+        if let Err(e) = generator.generate(None, seed, &mut scratch, &mut digit) {
+            eprintln!("error: seed {seed}: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
         println!("{}", DigitLine::new(seed, &digit, None));
     }
     std::process::ExitCode::SUCCESS

@@ -30,7 +30,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
 
     if let Some(path) = &args.png {
         let mut digits = Vec::new();
-        let timing = model.generate(state.seed, state.digit_count(), &mut digits);
+        let timing = model.generate(state.seed, state.digit_count(), state.class, &mut digits);
         eprintln!(
             "{}",
             model::timing_report(state.seed, state.digit_count(), timing)

@@ -129,22 +129,34 @@ impl<'a> Model<'a> {
         })
     }
 
-    /// Whether the model takes a digit class. firmware-core has only unconditional models so
-    /// far; when conditional blobs arrive this asks the generator.
+    /// Whether the model takes a digit class.
     pub fn is_conditional(&self) -> bool {
-        false
+        self.generator.is_conditional()
     }
 
-    /// Fills `out` with `count` digits for seeds `first, first + 1, …` (wrapping) and returns the
-    /// mean host time of one `generate` call.
-    pub fn generate(&mut self, first: u32, count: u32, out: &mut Vec<Digit>) -> Duration {
+    /// Fills `out` with `count` digits for seeds `first, first + 1, …` (wrapping), all of
+    /// `class` if one is given and the model is conditional, and returns the mean host time of
+    /// one `generate` call.
+    pub fn generate(
+        &mut self,
+        first: u32,
+        count: u32,
+        class: Option<u8>,
+        out: &mut Vec<Digit>,
+    ) -> Duration {
+        // An unconditional generator refuses any class; the state only sets one for
+        // conditional models, and this keeps a stray one harmless.
+        let class = class.filter(|_| self.is_conditional());
         out.resize(count as usize, Digit::new());
         let start = Instant::now();
         for (seed, digit) in (0..count)
             .map(|i| first.wrapping_add(i))
             .zip(out.iter_mut())
         {
-            self.generator.generate(seed, &mut self.scratch, digit);
+            // Cannot fail: the class is filtered above and comes from keys 0–9.
+            let _ = self
+                .generator
+                .generate(class, seed, &mut self.scratch, digit);
         }
         start.elapsed() / count.max(1)
     }
@@ -178,8 +190,8 @@ mod tests {
         let blob = Blob::default_blob();
         let mut model = Model::new(&blob).unwrap();
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        model.generate(5, 3, &mut a);
-        model.generate(6, 1, &mut b);
+        model.generate(5, 3, None, &mut a);
+        model.generate(6, 1, None, &mut b);
         assert_eq!(a.len(), 3);
         assert_eq!(a[1], b[0], "digit i uses seed first + i");
         assert_ne!(a[0], a[1]);

@@ -129,7 +129,7 @@ fn new_window(panel: &Panel, options: &WindowOptions) -> Window {
 }
 
 fn regenerate(model: &mut Model<'_>, state: &State, digits: &mut Vec<Digit>) -> Duration {
-    let timing = model.generate(state.seed, state.digit_count(), digits);
+    let timing = model.generate(state.seed, state.digit_count(), state.class, digits);
     eprintln!(
         "{}",
         crate::model::timing_report(state.seed, state.digit_count(), timing)

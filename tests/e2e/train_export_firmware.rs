@@ -82,12 +82,14 @@ fn exported_blob_runs_in_firmware_and_matches_the_float_generator() {
         .iter()
         .flat_map(|&s| latent_f32_from_seed(s))
         .collect();
-    let float = generate_latents(&ck, latents).unwrap();
+    let float = generate_latents(&ck, latents, &[]).unwrap();
     let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
     let mut worst = f64::INFINITY;
     let mut spread = 0u32;
     for (&seed, float_digit) in seeds.iter().zip(float.chunks_exact(OUT_PIXELS)) {
-        generator.generate(seed, &mut scratch, &mut digit);
+        generator
+            .generate(None, seed, &mut scratch, &mut digit)
+            .unwrap();
         let reference = pixels_from_tanh(float_digit.try_into().unwrap());
         worst = worst.min(psnr(digit.pixels(), &reference));
         let (lo, hi) = digit

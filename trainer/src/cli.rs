@@ -175,7 +175,9 @@ pub struct TrainArgs {
 
 /// Options of `trainer sample`.
 #[derive(Debug, Clone, Args)]
-#[group(id = "source", required = true, multiple = false, args = ["run", "blob"])]
+// A struct-level `#[group]` would take in every field, so `--out` would exclude `--run`.
+#[group(skip)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["run", "blob"]))]
 pub struct SampleArgs {
     /// The run folder whose float generator to sample.
     #[arg(long, value_name = "RUN_DIR")]

@@ -1,4 +1,4 @@
-//! `trainer export`: turns a trained `mcu` generator into the firmware blob, through
+//! `trainer export`: turns a trained `mcu` or `cmcu` generator into the firmware blob, through
 //! firmware-core's own float reference, quantiser and integer inference, and measures how
 //! closely the int8 firmware output follows the float model.
 
@@ -8,7 +8,8 @@ use crate::train::params::restore;
 use crate::train::{generate_with, Checkpoint, RunDir};
 use dfdx::prelude::*;
 use firmware_core::export::{
-    latent_f32_from_seed, pixels_from_tanh, psnr, quantize, BatchNorm, FloatGenerator, FloatParams,
+    input_f32_from_seed, pixels_from_tanh, psnr, quantize_model, BatchNorm, FloatGenerator,
+    FloatParams,
 };
 use firmware_core::{Digit, Generator, Scratch, OUT_PIXELS};
 use std::path::PathBuf;
@@ -41,8 +42,8 @@ pub struct ExportReport {
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    /// Only the `mcu` preset runs on the firmware.
-    #[error("{path}: preset `{model}` cannot be exported; firmware-core runs the `mcu` preset only (train with --model mcu)")]
+    /// Only the `mcu` and `cmcu` presets run on the firmware.
+    #[error("{path}: preset `{model}` cannot be exported; firmware-core runs the `mcu` and `cmcu` presets only (train with --model mcu or --model cmcu)")]
     WrongPreset { path: PathBuf, model: ModelKind },
     /// The checkpoint could not be read.
     #[error(transparent)]
@@ -100,12 +101,12 @@ pub fn export_run(dir: &RunDir) -> Result<ExportReport, ExportError> {
 /// Exports an already loaded checkpoint into `dir`.
 pub fn export_checkpoint(ck: &Checkpoint, dir: &RunDir) -> Result<ExportReport, ExportError> {
     let path = dir.checkpoint();
-    if ck.config.model != ModelKind::Mcu {
-        return Err(ExportError::WrongPreset {
-            path,
-            model: ck.config.model,
-        });
-    }
+    // `cmcu` has the `mcu` generator (a test checks the types are equal); only its input differs.
+    let conditional = match ck.config.model {
+        ModelKind::Mcu => false,
+        ModelKind::Cmcu => true,
+        model => return Err(ExportError::WrongPreset { path, model }),
+    };
     let invalid = |message: String| ExportError::Invalid {
         path: path.clone(),
         message,
@@ -117,15 +118,17 @@ pub fn export_checkpoint(ck: &Checkpoint, dir: &RunDir) -> Result<ExportReport, 
 
     // dfdx's eval forward and firmware-core's float reference must agree on the same latents.
     let seeds: Vec<u32> = CHECK_SEEDS.collect();
-    let latents: Vec<f32> = seeds
+    // The inputs `generate(None, seed, …)` builds on the device (for `cmcu`: a class per seed).
+    let inputs: Vec<[f32; firmware_core::LATENT_DIM]> = seeds
         .iter()
-        .flat_map(|&s| latent_f32_from_seed(s))
+        .map(|&s| input_f32_from_seed(s, conditional))
         .collect();
+    let latents: Vec<f32> = inputs.iter().flatten().copied().collect();
     let dfdx_out = generate_with::<Mcu>(&g, &dev, &latents, &[]);
     let mut float_reference_max_diff = 0f32;
     let mut float_pixels = Vec::with_capacity(seeds.len());
-    for (&seed, dfdx_digit) in seeds.iter().zip(dfdx_out.chunks_exact(OUT_PIXELS)) {
-        let reference = float.forward(&latent_f32_from_seed(seed));
+    for (input, dfdx_digit) in inputs.iter().zip(dfdx_out.chunks_exact(OUT_PIXELS)) {
+        let reference = float.forward(input);
         for (a, b) in reference.iter().zip(dfdx_digit) {
             float_reference_max_diff = float_reference_max_diff.max((a - b).abs());
         }
@@ -136,7 +139,8 @@ pub fn export_checkpoint(ck: &Checkpoint, dir: &RunDir) -> Result<ExportReport, 
         return Err(ExportError::LayoutMismatch(float_reference_max_diff));
     }
 
-    let quantized = quantize(&float, CALIBRATION_SEEDS).map_err(|e| invalid(e.to_string()))?;
+    let quantized = quantize_model(&float, CALIBRATION_SEEDS, conditional)
+        .map_err(|e| invalid(e.to_string()))?;
     let blob_path = dir.blob();
     let io = |source| ExportError::Io {
         path: blob_path.clone(),
@@ -152,7 +156,12 @@ pub fn export_checkpoint(ck: &Checkpoint, dir: &RunDir) -> Result<ExportReport, 
     let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
     let (mut sse, mut abs_sum, mut max_abs, mut worst) = (0f64, 0f64, 0u8, f64::INFINITY);
     for (&seed, reference) in seeds.iter().zip(&float_pixels) {
-        generator.generate(seed, &mut scratch, &mut digit);
+        generator
+            .generate(None, seed, &mut scratch, &mut digit)
+            .map_err(|e| ExportError::Rejected {
+                path: blob_path.clone(),
+                message: e.to_string(),
+            })?;
         worst = worst.min(psnr(digit.pixels(), reference));
         for (&a, &b) in digit.pixels().iter().zip(reference) {
             let d = a.abs_diff(b);

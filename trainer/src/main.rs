@@ -123,12 +123,21 @@ fn run_train(args: TrainArgs) -> Result<()> {
     let config = config_from(&args, resumed.as_ref());
     if let Some(ck) = &resumed {
         if ck.iteration >= config.iterations {
-            println!(
-                "{} is complete ({} iterations); pass a larger --iterations to continue",
+            if final_files_written(&dir, config.model) {
+                println!(
+                    "{} is complete ({} iterations); pass a larger --iterations to continue",
+                    dir.path().display(),
+                    ck.iteration
+                );
+                return Ok(());
+            }
+            // Killed after the last checkpoint but before the weights or the export were
+            // written: a zero-iteration run writes them now.
+            eprintln!(
+                "{} is complete ({} iterations) but lacks its final files: writing them",
                 dir.path().display(),
                 ck.iteration
             );
-            return Ok(());
         }
     }
 
@@ -193,10 +202,26 @@ fn run_train(args: TrainArgs) -> Result<()> {
         images_per_sec,
         dir.path().display()
     );
-    if config.model == ModelKind::Mcu {
+    if config.model.runs_on_firmware() {
         run_export(&dir)?;
     }
     Ok(())
+}
+
+/// Whether the files written after the final checkpoint (float weights; for `mcu` the blob and
+/// its report) exist and are not older than the checkpoint (a resumed run rewrites them).
+fn final_files_written(dir: &RunDir, model: ModelKind) -> bool {
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(checkpoint) = modified(&dir.checkpoint()) else {
+        return false;
+    };
+    let mut files = vec![dir.generator_weights()];
+    if model.runs_on_firmware() {
+        files.extend([dir.blob(), dir.export_report()]);
+    }
+    files
+        .iter()
+        .all(|f| modified(f).is_some_and(|t| t >= checkpoint))
 }
 
 fn print_export(dir: &RunDir, r: &ExportReport) {
@@ -229,10 +254,7 @@ fn run_sample(args: SampleArgs) -> Result<()> {
                 classes,
             )
         }
-        (None, Some(blob)) => (
-            trainer::sample::blob_pixels(blob, args.count, args.seed)?,
-            None,
-        ),
+        (None, Some(blob)) => trainer::sample::blob_pixels(blob, args.count, args.seed)?,
         (None, None) => unreachable!("clap requires --run or --blob"),
     };
     let written = trainer::sample::write_pixels(&pixels, classes.as_deref(), &args.out)?;
@@ -276,7 +298,8 @@ fn run_eval(args: EvalArgs) -> Result<()> {
         );
         (what, pixels, Some(dir.eval_report()))
     } else if let Some(blob) = &source.blob {
-        let pixels = trainer::sample::blob_pixels(blob, args.count, 0)?;
+        let (pixels, classes) = trainer::sample::blob_pixels(blob, args.count, 0)?;
+        asked = classes;
         let what = format!(
             "{} (firmware-core int8, seeds 0..{})",
             blob.display(),

@@ -40,6 +40,12 @@ pub enum SampleError {
         #[source]
         source: std::io::Error,
     },
+    /// A class the blob's generator cannot draw (a bug: classes come from the descriptor).
+    #[error("{path}: {error}")]
+    Class {
+        path: PathBuf,
+        error: firmware_core::ClassError,
+    },
     /// Firmware seeds are 32-bit.
     #[error("firmware seeds {first}..{first}+{count} do not fit in 32 bits")]
     SeedRange { first: u64, count: usize },
@@ -92,8 +98,13 @@ pub fn sample_pixels(ck: &Checkpoint, count: usize, seed: u64) -> Result<Vec<u8>
 }
 
 /// `count` digits of the firmware blob in `path` with seeds `first_seed`, `first_seed + 1`, …,
-/// through firmware-core's integer inference: exactly what a device draws.
-pub fn blob_pixels(path: &Path, count: usize, first_seed: u64) -> Result<Vec<u8>, SampleError> {
+/// through firmware-core's integer inference: exactly what a device draws. A conditional blob
+/// is asked for balanced classes (0–9 repeating), returned beside the pixels.
+pub fn blob_pixels(
+    path: &Path,
+    count: usize,
+    first_seed: u64,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), SampleError> {
     let seeds = u32::try_from(first_seed)
         .ok()
         .and_then(|first| Some(first..first.checked_add(u32::try_from(count).ok()?)?))
@@ -109,13 +120,20 @@ pub fn blob_pixels(path: &Path, count: usize, first_seed: u64) -> Result<Vec<u8>
         path: path.to_owned(),
         error,
     })?;
+    let classes = generator.is_conditional().then(|| balanced_classes(count));
     let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
     let mut pixels = Vec::with_capacity(count * PIXELS);
-    for seed in seeds {
-        generator.generate(seed, &mut scratch, &mut digit);
+    for (i, seed) in seeds.enumerate() {
+        let class = classes.as_ref().and_then(|c| c.get(i).copied());
+        generator
+            .generate(class, seed, &mut scratch, &mut digit)
+            .map_err(|error| SampleError::Class {
+                path: path.to_owned(),
+                error,
+            })?;
         pixels.extend_from_slice(digit.pixels());
     }
-    Ok(pixels)
+    Ok((pixels, classes))
 }
 
 /// The IDX1 file of the classes asked for, beside the IDX3 file `out`.

@@ -12,7 +12,7 @@
 //! // 3. Load the blob exactly like the firmware does and compare with the float model.
 //! let generator = Generator::new(&blob)?;
 //! let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
-//! generator.generate(5, &mut scratch, &mut digit);
+//! generator.generate(None, 5, &mut scratch, &mut digit)?;
 //! let reference = export::pixels_from_tanh(&float.forward(&export::latent_f32_from_seed(5)));
 //! assert!(export::psnr(digit.pixels(), &reference) > 30.0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -25,10 +25,12 @@ mod float;
 mod quantize;
 
 pub use float::{BatchNorm, FloatActivations, FloatGenerator, FloatParams, ParamError};
-pub use quantize::{quantize, QuantizeError, QuantizedGenerator, QuantizedLayer, PRE_TANH_LIMIT};
+pub use quantize::{
+    quantize, quantize_model, QuantizeError, QuantizedGenerator, QuantizedLayer, PRE_TANH_LIMIT,
+};
 
 use crate::arch::{LATENT_DIM, OUT_PIXELS};
-use crate::latent::{latent_from_seed, LATENT_SCALE};
+use crate::latent::{class_from_seed, generator_input, latent_from_seed, LATENT_SCALE};
 
 /// The pixel for a tanh output `t ∈ [−1, 1]`: `round((t + 1) · 127.5)`, clamped to `0..=255`
 /// (NaN → 0). The firmware's tanh table is built with exactly this function, so host float
@@ -62,6 +64,13 @@ pub fn latent_to_f32(latent: &[i8; LATENT_DIM]) -> [f32; LATENT_DIM] {
 /// The float latent the firmware uses for `seed`: `latent_to_f32(&latent_from_seed(seed))`.
 pub fn latent_f32_from_seed(seed: u32) -> [f32; LATENT_DIM] {
     latent_to_f32(&latent_from_seed(seed))
+}
+
+/// The float input a generator gets from `generate(None, seed, …)` on the device: the latent,
+/// or for a conditional model the latent's head and the one-hot class drawn from the seed.
+pub fn input_f32_from_seed(seed: u32, conditional: bool) -> [f32; LATENT_DIM] {
+    let class = conditional.then(|| class_from_seed(seed));
+    latent_to_f32(&generator_input(seed, class))
 }
 
 /// Peak signal-to-noise ratio in dB between two 8-bit images (`+∞` when identical).

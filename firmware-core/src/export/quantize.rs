@@ -19,7 +19,7 @@
 //! All rounding here is to nearest, ties away from zero (`f64::round`).
 
 use super::float::FloatGenerator;
-use super::{latent_f32_from_seed, pixel_from_tanh};
+use super::{input_f32_from_seed, pixel_from_tanh};
 use crate::arch::{
     ModelDescriptor, FC_CHANNELS, FC_OUT, FC_SIDE, KERNEL, LATENT_DIM, OUT_CHANNELS, UP1_CHANNELS,
 };
@@ -101,6 +101,7 @@ impl QuantizedLayer {
 /// The quantised model, ready to be written as a blob.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedGenerator {
+    conditional: bool,
     scales: ActivationScales,
     fc: QuantizedLayer,
     up1: QuantizedLayer,
@@ -112,7 +113,7 @@ impl QuantizedGenerator {
     /// The blob payload, borrowing from `self`.
     pub fn repr(&self) -> BlobRepr<'_> {
         BlobRepr {
-            descriptor: ModelDescriptor::MCU,
+            descriptor: *ModelDescriptor::expected(self.conditional),
             scales: self.scales,
             fc: self.fc.repr(),
             up1: self.up1.repr(),
@@ -154,6 +155,7 @@ struct Ranges {
 fn calibrate(
     float: &FloatGenerator,
     seeds: impl IntoIterator<Item = u32>,
+    conditional: bool,
 ) -> Result<Ranges, QuantizeError> {
     let mut ranges = Ranges::default();
     let mut samples = 0usize;
@@ -167,7 +169,7 @@ fn calibrate(
         })
     };
     for seed in seeds {
-        let act = float.forward_trace(&latent_f32_from_seed(seed));
+        let act = float.forward_trace(&input_f32_from_seed(seed, conditional));
         ranges.fc = ranges.fc.max(max_of(&act.fc, "fc")?);
         ranges.up1 = ranges.up1.max(max_of(&act.up1, "up1")?);
         ranges.pre_tanh = ranges.pre_tanh.max(max_of(&act.pre_tanh, "pre_tanh")?);
@@ -253,7 +255,18 @@ pub fn quantize(
     float: &FloatGenerator,
     calibration_seeds: impl IntoIterator<Item = u32>,
 ) -> Result<QuantizedGenerator, QuantizeError> {
-    let ranges = calibrate(float, calibration_seeds)?;
+    quantize_model(float, calibration_seeds, false)
+}
+
+/// [`quantize`] for an unconditional (`conditional = false`) or class-conditional model:
+/// calibrates on the inputs the device builds for the seeds
+/// ([`input_f32_from_seed`](super::input_f32_from_seed)) and marks the blob's descriptor.
+pub fn quantize_model(
+    float: &FloatGenerator,
+    calibration_seeds: impl IntoIterator<Item = u32>,
+    conditional: bool,
+) -> Result<QuantizedGenerator, QuantizeError> {
+    let ranges = calibrate(float, calibration_seeds, conditional)?;
     let scales = ActivationScales {
         latent: LATENT_SCALE,
         fc: activation_scale(ranges.fc),
@@ -322,6 +335,7 @@ pub fn quantize(
         pixel_from_tanh((q * scales.pre_tanh).tanh())
     });
     Ok(QuantizedGenerator {
+        conditional,
         scales,
         fc,
         up1,

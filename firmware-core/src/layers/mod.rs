@@ -14,6 +14,23 @@
 //! weight rows). On Arm cores with the DSP extension (`cfg(firmware_core_dsp)`, set by
 //! `build.rs` for `thumbv7em-*`) they run the `SXTB16`/`SMLAD` assembly in `dsp`; everywhere else,
 //! and as the reference in tests, the plain scalar [`dot_scalar`].
+//!
+//! # Why the `i32` accumulators cannot overflow
+//!
+//! An accumulator is `bias + Σ w·x` over at most
+//! [`MAX_ACCUMULATED_PRODUCTS`](crate::arch::MAX_ACCUMULATED_PRODUCTS) = 256 products (`fc`: 32
+//! latent elements; a transposed-convolution output: at most 2×2 taps × 64 input channels).
+//! Weights and activations are int8, so `|w·x| ≤ 128·128 = 2¹⁴`, and
+//! [`Generator::new`](crate::Generator::new) rejects every bias with `|b| >`
+//! [`BIAS_LIMIT`](crate::blob::BIAS_LIMIT) `= 2³⁰`. Whatever order a kernel adds in (the scalar
+//! loop, or `SMLAD` two products at a time), each partial sum is the bias plus some of the
+//! products, so `|partial| ≤ 2³⁰ + 256·2¹⁴ = 2³⁰ + 2²² < 2³¹`: no step wraps, for any blob that
+//! passes validation. `blob.rs` checks that inequality at compile time, and the test
+//! `accumulators_at_the_validation_extremes_fit_in_i32` builds blobs that reach it exactly. The
+//! adds still wrap by definition (`wrapping_add`; `SMLAD` is modulo 2³²) so that even parameters
+//! that were never validated could not panic. After the sum, [`Requant::apply`] works in `i64`
+//! (proof in [`crate::requant`]) and clamps to int8, and the tanh table index `q + 128` lies in
+//! `0..=255`.
 
 pub(crate) mod conv_transpose;
 #[cfg(any(firmware_core_dsp, test))]
