@@ -65,6 +65,37 @@ fn trained_run(model: ModelKind, iterations: u64) -> (tempfile::TempDir, RunDir)
 }
 
 #[test]
+fn conditional_export_draws_each_asked_class_like_the_float_generator() {
+    let (_tmp, dir) = trained_run(ModelKind::Cmcu, 40);
+    let report = export_run(&dir).expect("export");
+    assert!(report.worst_digit_psnr_db >= 30.0, "{report:?}");
+    let blob = std::fs::read(dir.blob()).unwrap();
+    let generator = Generator::new(&blob).expect("firmware-core accepts the export");
+    assert!(generator.is_conditional());
+
+    // The trainer's float model asked for class c on the firmware's latent of seed s, against
+    // the firmware's `generate(Some(c), s)`.
+    let ck = Checkpoint::load(&dir.checkpoint()).unwrap();
+    let latent = ck.config.model.latent_dim();
+    let pairs: Vec<(u32, u8)> = (0..100).map(|s| (s, (s % 10) as u8)).collect();
+    let latents: Vec<f32> = pairs
+        .iter()
+        .flat_map(|&(s, _)| latent_f32_from_seed(s)[..latent].to_vec())
+        .collect();
+    let classes: Vec<u8> = pairs.iter().map(|&(_, c)| c).collect();
+    let float = generate_latents(&ck, latents, &classes).unwrap();
+    let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
+    for (&(seed, class), float_digit) in pairs.iter().zip(float.chunks_exact(OUT_PIXELS)) {
+        generator
+            .generate(Some(class), seed, &mut scratch, &mut digit)
+            .unwrap();
+        let reference = pixels_from_tanh(float_digit.try_into().unwrap());
+        let p = psnr(digit.pixels(), &reference);
+        assert!(p >= 30.0, "seed {seed} class {class}: {p:.1} dB");
+    }
+}
+
+#[test]
 fn exported_blob_runs_in_firmware_and_matches_the_float_generator() {
     let (_tmp, dir) = trained_run(ModelKind::Mcu, 40);
     let report = export_run(&dir).expect("export");
