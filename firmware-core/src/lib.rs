@@ -80,6 +80,7 @@ mod layers;
 pub mod requant;
 #[cfg(test)]
 mod test_blob;
+pub mod text;
 
 pub use arch::{LATENT_DIM, OUT_PIXELS, OUT_SIDE};
 

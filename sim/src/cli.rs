@@ -1,7 +1,7 @@
 //! Command-line options.
 
 use crate::display::DisplayKind;
-use crate::state::{Shading, State};
+use crate::state::{Shading, State, TextSource};
 use clap::Parser;
 use std::{path::PathBuf, time::Duration};
 
@@ -57,6 +57,15 @@ pub struct Args {
     /// reproducible); it is still printed.
     #[arg(long, overrides_with = "timing")]
     pub no_timing: bool,
+
+    /// Handwrite this string (digits, and `:` `.` `-` or spaces between them) instead of the
+    /// grid; digit i uses seed + i. Needs a class-conditional blob.
+    #[arg(long, value_name = "TEXT", conflicts_with = "clock")]
+    pub text: Option<String>,
+
+    /// Handwrite the local time (HH:MM), redrawn every minute. Needs a class-conditional blob.
+    #[arg(long)]
+    pub clock: bool,
 }
 
 impl Args {
@@ -85,6 +94,18 @@ impl Args {
         let mut state = State::new(self.seed.unwrap_or(clock_seed), self.display);
         state.threshold = self.threshold;
         state.conditional = conditional;
+        state.text = match (&self.text, self.clock) {
+            (Some(text), _) => Some(TextSource::Fixed(text.clone())),
+            (None, true) => Some(TextSource::Clock),
+            (None, false) => None,
+        };
+        if state.text.is_some() && !conditional {
+            return Err(
+                "--text and --clock need a class-conditional blob (train --model cmcu, \
+                        then pass its generator.postcard with --blob)"
+                    .into(),
+            );
+        }
         if let Some(shading) = self.shading {
             if !self.display.supports(shading) {
                 return Err(format!(

@@ -5,12 +5,14 @@
 //! maps (`Gray`, `Blend`, `Bayer4`, `Threshold`), as on a device.
 
 use crate::display::Layout;
+use crate::model::Placed;
 use crate::state::{Shading, State};
 use embedded_graphics::{
     image::Image,
     mono_font::MonoTextStyle,
     pixelcolor::{BinaryColor, Gray8, Rgb565},
     prelude::*,
+    primitives::{PrimitiveStyle, Rectangle},
     text::{Baseline, Text, TextStyleBuilder},
 };
 use firmware_core::{
@@ -119,6 +121,8 @@ pub struct Frame<'a> {
     /// Host time firmware-core took per digit, if it should be shown (it varies run to run, so
     /// reproducible frames leave it out).
     pub timing: Option<Duration>,
+    /// A handwritten string (`--text`, `--clock`), shown instead of the grid of digits.
+    pub text: Option<&'a [Placed]>,
 }
 
 impl Frame<'_> {
@@ -177,12 +181,70 @@ impl Frame<'_> {
         }
 
         let map = PanelMap::<D::Color>::new(self.state.shading, self.state.threshold);
+        if let Some(text) = self.text {
+            return draw_text(target, layout, text, &map);
+        }
         let grid = DigitGrid::new(self.digits, map)
             .columns(layout.columns)
             .spacing(layout.spacing)
             .scaled(layout.digit_scale);
         Image::new(&grid, layout.grid_origin()).draw(target)
     }
+}
+
+/// A handwritten string, centred horizontally where the grid would be; a `:` or `.` becomes
+/// round-ish dots of ink, other separators stay blank.
+fn draw_text<D>(
+    target: &mut D,
+    layout: &Layout,
+    text: &[Placed],
+    map: &PanelMap<D::Color>,
+) -> Result<(), D::Error>
+where
+    D: DrawTarget,
+    D::Color: PanelColor,
+{
+    let width = text
+        .iter()
+        .map(|p| match p {
+            Placed::Digit(_, at) => {
+                at.x as u32 + firmware_core::OUT_SIDE as u32 * layout.digit_scale
+            }
+            Placed::Separator(_, cell) => cell.top_left.x as u32 + cell.size.width,
+        })
+        .max()
+        .unwrap_or(0);
+    // Centred in the area the grid would take.
+    let (grid, grid_size) = (layout.grid_origin(), layout.grid_size());
+    let cell = firmware_core::OUT_SIDE as u32 * layout.digit_scale;
+    let origin = Point::new(
+        (layout.size.width.saturating_sub(width) / 2) as i32,
+        grid.y + (grid_size.height.saturating_sub(cell) / 2) as i32,
+    );
+    for placed in text {
+        match placed {
+            Placed::Digit(digit, at) => {
+                let one = DigitGrid::new(std::slice::from_ref(&**digit), *map)
+                    .columns(1)
+                    .scaled(layout.digit_scale);
+                Image::new(&one, origin + *at).draw(target)?;
+            }
+            Placed::Separator(c @ (':' | '.'), cell) => {
+                let side = (cell.size.width / 3).max(1);
+                let x = cell.top_left.x + ((cell.size.width - side) / 2) as i32;
+                // Dots at 2/7 and 4/7 of the cell's height for ':', at 5/7 for '.'.
+                let rows: &[u32] = if *c == ':' { &[2, 4] } else { &[5] };
+                for &seventh in rows {
+                    let y = (cell.size.height * seventh / 7) as i32 - side as i32 / 2;
+                    Rectangle::new(origin + Point::new(x, y), Size::new(side, side))
+                        .into_styled(PrimitiveStyle::with_fill(D::Color::INK))
+                        .draw(target)?;
+                }
+            }
+            Placed::Separator(..) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Milliseconds with about three significant digits.
@@ -250,6 +312,7 @@ mod tests {
                 state: &state,
                 digits: &digits,
                 timing: Some(Duration::from_micros(1234)),
+                text: None,
             };
             let layout = kind.layout();
             let found = match kind {
@@ -276,6 +339,7 @@ mod tests {
             state: &state,
             digits: &[],
             timing: Some(Duration::from_micros(12_345)),
+            text: None,
         };
         let lines = frame.status_lines(false);
         assert_eq!(lines[0], "seed 77");
@@ -294,6 +358,7 @@ mod tests {
             state: &state,
             digits: &[],
             timing: None,
+            text: None,
         };
         assert_eq!(frame.status_lines(true), ["seed 77 digit 4 thr96"]);
         assert_eq!(
@@ -310,6 +375,7 @@ mod tests {
             state: &state,
             digits: &digits,
             timing: None,
+            text: None,
         };
         let layout = DisplayKind::Oled.layout();
         let without = render::<BinaryColor>(&frame, DisplayKind::Oled);
@@ -345,6 +411,7 @@ mod tests {
             state: &state,
             digits: &digits,
             timing: None,
+            text: None,
         };
         let layout = DisplayKind::Gray.layout();
         let display = render::<Gray8>(&frame, DisplayKind::Gray);

@@ -68,6 +68,7 @@ mod tests {
             state: &state,
             digits: &digits,
             timing: None,
+            text: None,
         };
         let image = render(&frame, &DisplayKind::Oled.output_settings(None));
         // 128 pixels at scale 3 with 1-pixel gaps.
@@ -83,6 +84,7 @@ mod tests {
             state: &state,
             digits: &[],
             timing: None,
+            text: None,
         };
         let path = Path::new("/nonexistent/dir/out.png");
         let err = write_png(&frame, &DisplayKind::Gray.output_settings(None), path).unwrap_err();

@@ -35,10 +35,18 @@ fn run(args: &Args) -> anyhow::Result<()> {
             "{}",
             model::timing_report(state.seed, state.digit_count(), timing)
         );
+        let text = match &state.text {
+            Some(source) => {
+                let scale = state.display.layout().digit_scale;
+                Some(model.handwrite(&source.current(), state.seed, scale)?)
+            }
+            None => None,
+        };
         let frame = Frame {
             state: &state,
             digits: &digits,
             timing: args.timing_on_screen().then_some(timing),
+            text: text.as_deref(),
         };
         headless::write_png(&frame, &state.display.output_settings(args.scale), path)?;
         eprintln!(

@@ -1,6 +1,8 @@
 //! The generator the simulator drives: blob loading with clear errors, timed generation.
 
-use firmware_core::{BlobError, Digit, Generator, Scratch};
+use embedded_graphics::{prelude::Point, primitives::Rectangle};
+use firmware_core::text::{Glyph, Handwriting, TextError};
+use firmware_core::{BlobError, ClassError, Digit, Generator, Scratch};
 use std::{
     borrow::Cow,
     fmt, fs, io,
@@ -159,6 +161,54 @@ impl<'a> Model<'a> {
                 .generate(class, seed, &mut self.scratch, digit);
         }
         start.elapsed() / count.max(1)
+    }
+}
+
+/// One character of a handwritten string, generated and placed (relative to the string's
+/// top-left corner, in panel pixels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placed {
+    /// A generated digit whose scaled cell starts at the point.
+    Digit(Box<Digit>, Point),
+    /// Another character and its cell.
+    Separator(char, Rectangle),
+}
+
+impl Model<'_> {
+    /// `text` in generated handwriting at `scale`, digit i from seed `seed + i`, laid out by
+    /// firmware-core's [`Handwriting`].
+    ///
+    /// # Errors
+    ///
+    /// The model is not class-conditional, so it cannot draw requested digits.
+    pub fn handwrite(
+        &mut self,
+        text: &str,
+        seed: u32,
+        scale: u32,
+    ) -> Result<Vec<Placed>, ClassError> {
+        let mut placed = Vec::new();
+        let mut digit = Digit::new();
+        let written = Handwriting::new(seed).scaled(scale).write(
+            &self.generator,
+            &mut self.scratch,
+            &mut digit,
+            text,
+            |glyph| {
+                placed.push(match glyph {
+                    Glyph::Digit {
+                        digit, top_left, ..
+                    } => Placed::Digit(Box::new(digit.clone()), top_left),
+                    Glyph::Separator { character, cell } => Placed::Separator(character, cell),
+                });
+                Ok::<(), std::convert::Infallible>(())
+            },
+        );
+        match written {
+            Ok(_) => Ok(placed),
+            Err(TextError::Class(e)) => Err(e),
+            Err(TextError::Draw(never)) => match never {},
+        }
     }
 }
 

@@ -70,8 +70,29 @@ pub struct State {
     pub threshold: u8,
     /// Digit chosen for a class-conditional model; `None` for unconditional ones.
     pub class: Option<u8>,
-    /// Whether the loaded model takes a class (none do yet; set from the model).
+    /// Whether the loaded model takes a class (set from the model).
     pub conditional: bool,
+    /// A string to handwrite instead of the grid of digits (`--text`, `--clock`).
+    pub text: Option<TextSource>,
+}
+
+/// What the text mode writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextSource {
+    /// A fixed string (`--text 2026`).
+    Fixed(String),
+    /// The local time as `HH:MM`, redrawn when the minute changes (`--clock`).
+    Clock,
+}
+
+impl TextSource {
+    /// The string to write now.
+    pub fn current(&self) -> String {
+        match self {
+            TextSource::Fixed(text) => text.clone(),
+            TextSource::Clock => chrono::Local::now().format("%H:%M").to_string(),
+        }
+    }
 }
 
 impl State {
@@ -84,6 +105,7 @@ impl State {
             threshold: 128,
             class: None,
             conditional: false,
+            text: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::display::Panel;
 use crate::frame::Frame;
 use crate::keys;
-use crate::model::Model;
+use crate::model::{Model, Placed};
 use crate::state::{Action, Effect, State};
 use embedded_graphics_simulator::{SimulatorEvent, Window};
 use firmware_core::Digit;
@@ -31,6 +31,8 @@ pub struct WindowOptions {
 pub enum WindowError {
     /// No X11 or Wayland display to show a window on.
     NoDisplay,
+    /// The blob cannot handwrite (not class-conditional).
+    Class(firmware_core::ClassError),
 }
 
 impl fmt::Display for WindowError {
@@ -40,6 +42,7 @@ impl fmt::Display for WindowError {
                 "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); \
                  use --png FILE for a headless image",
             ),
+            Self::Class(e) => write!(f, "cannot handwrite: {e}"),
         }
     }
 }
@@ -61,6 +64,7 @@ pub fn run(
     eprint!("{}", keys::help());
     let mut digits = Vec::new();
     let mut timing = regenerate(model, &state, &mut digits);
+    let mut written = handwrite(model, &state)?;
     let mut panel = Panel::new(state.display);
     let mut window = new_window(&panel, options);
     let mut dirty = true;
@@ -73,6 +77,7 @@ pub fn run(
                 state: &state,
                 digits: &digits,
                 timing: shown,
+                text: written.as_ref().map(|(_, placed)| placed.as_slice()),
             });
             dirty = false;
         }
@@ -83,6 +88,13 @@ pub fn run(
             break;
         }
 
+        // The clock: a new minute, a new handwritten time.
+        if let (Some(source), Some((text, _))) = (&state.text, &written) {
+            if source.current() != *text {
+                written = handwrite(model, &state)?;
+                dirty = true;
+            }
+        }
         let actions: Vec<Action> = window.events().filter_map(action_of).collect();
         for action in actions {
             match state.apply(action) {
@@ -90,6 +102,7 @@ pub fn run(
                 Effect::Redraw => dirty = true,
                 Effect::Regenerate => {
                     timing = regenerate(model, &state, &mut digits);
+                    written = handwrite(model, &state)?;
                     dirty = true;
                 }
                 Effect::Reopen => {
@@ -99,6 +112,7 @@ pub fn run(
                     panel = Panel::new(state.display);
                     window = new_window(&panel, options);
                     timing = regenerate(model, &state, &mut digits);
+                    written = handwrite(model, &state)?;
                     dirty = true;
                 }
                 Effect::Quit => return Ok(()),
@@ -126,6 +140,22 @@ fn new_window(panel: &Panel, options: &WindowOptions) -> Window {
     // drawn on the panel itself.
     let title = format!("sim: {} ({kind})", kind.description());
     Window::new(&title, &kind.output_settings(options.scale))
+}
+
+/// The state's text (if any) in handwriting at the panel's digit scale, with the string it shows.
+fn handwrite(
+    model: &mut Model<'_>,
+    state: &State,
+) -> Result<Option<(String, Vec<Placed>)>, WindowError> {
+    let Some(source) = &state.text else {
+        return Ok(None);
+    };
+    let text = source.current();
+    let scale = state.display.layout().digit_scale;
+    let placed = model
+        .handwrite(&text, state.seed, scale)
+        .map_err(WindowError::Class)?;
+    Ok(Some((text, placed)))
 }
 
 fn regenerate(model: &mut Model<'_>, state: &State, digits: &mut Vec<Digit>) -> Duration {

@@ -90,3 +90,53 @@ fn without_the_window_feature_png_is_required() {
     assert!(!out.status.success());
     assert!(stderr.contains("--png"), "{stderr}");
 }
+
+/// A class-conditional blob of a random float model, written to a file.
+fn conditional_blob() -> PathBuf {
+    use firmware_core::export::{quantize_model, FloatGenerator};
+    let path = tmp("conditional.postcard");
+    let blob = quantize_model(&FloatGenerator::random(3), 0..32, true)
+        .unwrap()
+        .to_blob();
+    std::fs::write(&path, blob).unwrap();
+    path
+}
+
+#[test]
+fn text_is_handwritten_with_a_conditional_blob_and_refused_without() {
+    let blob = conditional_blob();
+    let png = |text: &str| {
+        let path = tmp(&format!("text-{}.png", text.replace(':', "_")));
+        let out = sim(&[
+            "--blob",
+            blob.to_str().unwrap(),
+            "--display",
+            "gray",
+            "--seed",
+            "5",
+            "--text",
+            text,
+            "--png",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        image::open(&path).unwrap().to_luma8()
+    };
+    let (a, again, other) = (png("12:34"), png("12:34"), png("12:35"));
+    assert_eq!(a, again, "reproducible");
+    assert_ne!(a, other, "the last digit changes");
+
+    let out = sim(&[
+        "--text",
+        "2026",
+        "--png",
+        tmp("refused.png").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("class-conditional"), "{stderr}");
+}
