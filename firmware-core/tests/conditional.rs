@@ -46,7 +46,9 @@ fn no_class_on_a_conditional_blob_means_a_class_drawn_from_the_seed() {
     let generator = Generator::new(&blob).unwrap();
     let (mut scratch, mut a, mut b) = (Scratch::new(), Digit::new(), Digit::new());
     for seed in 0..20 {
-        generator.generate(None, seed, &mut scratch, &mut a).unwrap();
+        generator
+            .generate(None, seed, &mut scratch, &mut a)
+            .unwrap();
         let class = class_from_seed(seed);
         generator
             .generate(Some(class), seed, &mut scratch, &mut b)
@@ -104,10 +106,7 @@ fn the_conditional_flag_must_match_the_latent_split() {
         let len = bad.emit(&mut buffer).unwrap();
         let bytes = &buffer[..len];
         // emit writes a valid CRC, so the descriptor check is what rejects it.
-        assert_eq!(
-            checksum(&bytes[..len - 4]).to_le_bytes(),
-            bytes[len - 4..]
-        );
+        assert_eq!(checksum(&bytes[..len - 4]).to_le_bytes(), bytes[len - 4..]);
         assert_eq!(
             Generator::new(bytes).unwrap_err(),
             BlobError::ArchitectureMismatch {
