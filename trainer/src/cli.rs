@@ -24,7 +24,7 @@ pub enum Command {
     Train(TrainArgs),
     /// Write generated digits of a run as an IDX3 file plus a PNG grid.
     Sample(SampleArgs),
-    /// Quantise a run's `mcu` generator into the firmware blob and check it against the float model.
+    /// Quantise a run's `mcu` or `cmcu` generator into the firmware blob and check it against the float model.
     Export(ExportArgs),
     /// Score digits with the built-in MNIST classifier: FID, classifier score, class balance.
     Eval(EvalArgs),
