@@ -89,6 +89,10 @@ pub struct EvalArgs {
     /// Digits to score (10,000 is what the README's numbers use).
     #[arg(long, default_value_t = crate::eval::EVAL_SAMPLES)]
     pub count: usize,
+    /// With --blob of a class-conditional model: ask for no class (`generate(None, …)`, a class
+    /// drawn from each seed) instead of balanced classes, to check what a device draws unasked.
+    #[arg(long)]
+    pub any_class: bool,
     /// Also write the scores as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

@@ -254,7 +254,7 @@ fn run_sample(args: SampleArgs) -> Result<()> {
                 classes,
             )
         }
-        (None, Some(blob)) => trainer::sample::blob_pixels(blob, args.count, args.seed)?,
+        (None, Some(blob)) => trainer::sample::blob_pixels(blob, args.count, args.seed, false)?,
         (None, None) => unreachable!("clap requires --run or --blob"),
     };
     let written = trainer::sample::write_pixels(&pixels, classes.as_deref(), &args.out)?;
@@ -298,7 +298,7 @@ fn run_eval(args: EvalArgs) -> Result<()> {
         );
         (what, pixels, Some(dir.eval_report()))
     } else if let Some(blob) = &source.blob {
-        let (pixels, classes) = trainer::sample::blob_pixels(blob, args.count, 0)?;
+        let (pixels, classes) = trainer::sample::blob_pixels(blob, args.count, 0, args.any_class)?;
         asked = classes;
         let what = format!(
             "{} (firmware-core int8, seeds 0..{})",

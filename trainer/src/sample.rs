@@ -99,11 +99,13 @@ pub fn sample_pixels(ck: &Checkpoint, count: usize, seed: u64) -> Result<Vec<u8>
 
 /// `count` digits of the firmware blob in `path` with seeds `first_seed`, `first_seed + 1`, …,
 /// through firmware-core's integer inference: exactly what a device draws. A conditional blob
-/// is asked for balanced classes (0–9 repeating), returned beside the pixels.
+/// is asked for balanced classes (0–9 repeating, returned beside the pixels) unless
+/// `any_class`, which asks for none (`generate(None, …)`: a class drawn from each seed).
 pub fn blob_pixels(
     path: &Path,
     count: usize,
     first_seed: u64,
+    any_class: bool,
 ) -> Result<(Vec<u8>, Option<Vec<u8>>), SampleError> {
     let seeds = u32::try_from(first_seed)
         .ok()
@@ -120,7 +122,7 @@ pub fn blob_pixels(
         path: path.to_owned(),
         error,
     })?;
-    let classes = generator.is_conditional().then(|| balanced_classes(count));
+    let classes = (generator.is_conditional() && !any_class).then(|| balanced_classes(count));
     let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
     let mut pixels = Vec::with_capacity(count * PIXELS);
     for (i, seed) in seeds.enumerate() {
