@@ -44,8 +44,10 @@ pub fn score(outputs: &Outputs, reference: &FeatureStats, asked: Option<&[u8]>) 
         }
         let top = argmax(p);
         histogram[top] += 1;
-        confidence += f64::from(p[top]) / n;
+        confidence += f64::from(p[top]);
     }
+    // Summed first, divided once: exact for exact inputs (100 × 1.0 / 100 = 1.0).
+    let confidence = confidence / n;
     let mean_kl = probabilities
         .iter()
         .map(|p| {
