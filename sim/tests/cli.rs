@@ -104,6 +104,7 @@ fn conditional_blob() -> PathBuf {
 
 #[test]
 fn text_is_handwritten_with_a_conditional_blob_and_refused_without() {
+    use firmware_core::export::{quantize, FloatGenerator};
     let blob = conditional_blob();
     let png = |text: &str| {
         let path = tmp(&format!("text-{}.png", text.replace(':', "_")));
@@ -130,7 +131,15 @@ fn text_is_handwritten_with_a_conditional_blob_and_refused_without() {
     assert_eq!(a, again, "reproducible");
     assert_ne!(a, other, "the last digit changes");
 
+    // An unconditional blob cannot be asked for digits (the shipped one is conditional).
+    let unconditional = tmp("unconditional.postcard");
+    let blob = quantize(&FloatGenerator::random(4), 0..32)
+        .unwrap()
+        .to_blob();
+    std::fs::write(&unconditional, blob).unwrap();
     let out = sim(&[
+        "--blob",
+        unconditional.to_str().unwrap(),
         "--text",
         "2026",
         "--png",
