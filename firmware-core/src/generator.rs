@@ -369,6 +369,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "a synthetic model and six inferences: too slow in Miri"
+    )]
     fn generate_matches_reference_kernels() {
         let model = SyntheticModel::new(5);
         let blob = model.blob();
@@ -399,6 +403,10 @@ mod tests {
     /// positive. The reference adds with overflow checks, so reaching the assertions means no
     /// `i32` overflowed; the kernels (which add with `wrapping_add`) must then agree exactly.
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "four synthetic models and inferences: too slow in Miri"
+    )]
     fn accumulators_at_the_validation_extremes_fit_in_i32() {
         const IN_FC: i64 = -128; // every latent element
         const IN_CONV: i64 = 127; // every input of up1/up2: a saturated ReLU

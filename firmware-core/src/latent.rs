@@ -170,6 +170,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "statistics over 4,000 latents: too slow in Miri")]
     fn latent_statistics_match_standard_normal() {
         let seeds = 4000u32;
         let (mut sum, mut sum_sq, mut n) = (0f64, 0f64, 0f64);

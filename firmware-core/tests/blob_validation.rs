@@ -1,5 +1,7 @@
 //! Every `BlobError` variant is reachable, and no byte string makes loading or inference panic.
-//! Public API only; runs with and without the `std` feature.
+//! Public API only; runs with and without the `std` feature. Under Miri only the tests without a
+//! synthetic model run (building one takes minutes there); `tests/shipped_blob.rs` covers
+//! loading and inference under Miri with the shipped blob.
 
 mod common;
 
@@ -9,6 +11,7 @@ use firmware_core::latent::SplitMix32;
 use firmware_core::{BlobError, Digit, Generator, Scratch};
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn valid_blob_loads() {
     let blob = Model::new(1).blob();
     assert_eq!(&blob[..6], b"MGEN\x01\x00");
@@ -28,6 +31,7 @@ fn truncated() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn bad_crc() {
     let mut blob = Model::new(1).blob();
     let n = blob.len();
@@ -51,6 +55,7 @@ fn bad_crc() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn bad_magic() {
     let mut blob = Model::new(1).blob();
     blob[0] = b'X';
@@ -63,6 +68,7 @@ fn bad_magic() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn unsupported_version() {
     let mut blob = Model::new(1).blob();
     blob[4..6].copy_from_slice(&2u16.to_le_bytes());
@@ -77,6 +83,7 @@ fn unsupported_version() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn decode_error() {
     // Valid header, then a payload postcard cannot decode (an unterminated varint).
     let mut blob = b"MGEN\x01\x00".to_vec();
@@ -93,6 +100,7 @@ fn decode_error() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn trailing_bytes() {
     let mut blob = Model::new(1).blob();
     let n = blob.len() - 4;
@@ -105,6 +113,7 @@ fn trailing_bytes() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn architecture_mismatch() {
     let model = Model::new(1);
     let mut repr = model.repr();
@@ -132,6 +141,7 @@ fn architecture_mismatch() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn bad_scale() {
     let model = Model::new(1);
     let mut repr = model.repr();
@@ -145,6 +155,7 @@ fn bad_scale() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn bad_length_names_each_array() {
     let model = Model::new(1);
     type Mutation = fn(&mut BlobRepr<'_>);
@@ -184,6 +195,7 @@ fn bad_length_names_each_array() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn bad_requant() {
     let mut model = Model::new(1);
     model.up1.shift[3] = 0;
@@ -215,6 +227,7 @@ fn bad_requant() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn bias_out_of_range() {
     let mut model = Model::new(1);
     model.fc.bias[40..44].copy_from_slice(&(BIAS_LIMIT + 1).to_le_bytes());
@@ -317,7 +330,8 @@ fn load_and_run(blob: &[u8], scratch: &mut Scratch, digit: &mut Digit) -> bool {
 fn random_bytes_never_panic() {
     let mut rng = SplitMix32::new(0xF00D);
     let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
-    for i in 0..3000 {
+    // Under Miri, fewer: each costs about as much there as the whole native loop.
+    for i in 0..if cfg!(miri) { 200 } else { 3000 } {
         let len = (rng.next_u32() % 600) as usize;
         let mut bytes: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
         if i % 2 == 0 && len >= 6 {
@@ -330,6 +344,7 @@ fn random_bytes_never_panic() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn mutated_blobs_never_panic() {
     let original = Model::new(2).blob();
     let mut rng = SplitMix32::new(0xB17F11B);
@@ -375,6 +390,7 @@ fn mutated_blobs_never_panic() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn every_bias_and_requant_extreme_is_safe() {
     // The worst case the validator admits: ±BIAS_LIMIT biases, -128 weights and inputs, the
     // largest multiplier with the smallest shift.
@@ -398,6 +414,7 @@ fn every_bias_and_requant_extreme_is_safe() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn checks_run_in_the_documented_order() {
     // A bad requantiser in fc and a bad length in up2: lengths are checked first.
     let mut model = Model::new(1);

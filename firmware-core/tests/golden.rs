@@ -8,6 +8,7 @@ use firmware_core::blob::checksum;
 use firmware_core::{Digit, Generator, Scratch};
 
 #[test]
+#[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
 fn fixed_blob_fixed_seeds_fixed_pixels() {
     let blob = common::Model::new(2024).blob();
     assert_eq!(checksum(&blob), GOLDEN_BLOB_CRC, "synthetic blob changed");

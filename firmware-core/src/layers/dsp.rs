@@ -274,7 +274,7 @@ mod tests {
     #[test]
     fn models_match_the_plain_dot_product() {
         let mut rng = SplitMix32::new(17);
-        for _ in 0..200 {
+        for _ in 0..if cfg!(miri) { 3 } else { 200 } {
             check::<4>(&mut rng, -128, 127);
             check::<32>(&mut rng, -128, 127);
             check::<64>(&mut rng, -128, 127);
