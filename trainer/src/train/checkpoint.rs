@@ -75,9 +75,16 @@ impl From<CheckpointV1> for Checkpoint {
 /// Why a checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    /// Reading or writing failed.
+    /// Reading failed.
     #[error("{path}: {source}")]
     Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing failed (disk full, file too large, permissions…); the file at `path` is unchanged.
+    #[error("{path}: cannot write the checkpoint: {source} (the previous checkpoint there, if any, is unchanged)")]
+    Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -159,7 +166,7 @@ impl Checkpoint {
 
     /// Writes atomically: the previous checkpoint survives any failure.
     pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
-        write_atomic(path, &self.to_bytes()).map_err(|source| CheckpointError::Io {
+        write_atomic(path, &self.to_bytes()).map_err(|source| CheckpointError::Write {
             path: path.to_owned(),
             source,
         })
