@@ -82,7 +82,7 @@ pub fn float_params(g: &McuGenerator) -> FloatParams {
     }
 }
 
-fn bn<const C: usize>(b: &dfdx::nn::modules::BatchNorm2D<C, f32, Cpu>) -> BatchNorm {
+fn bn<const C: usize>(b: &crate::nn::DeviceBatchNorm2D<C, f32, Cpu>) -> BatchNorm {
     BatchNorm {
         gamma: b.scale.as_vec(),
         beta: b.bias.as_vec(),

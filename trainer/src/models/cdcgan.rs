@@ -3,7 +3,7 @@
 //! one-hot input planes beside the image. Everything else is the `dcgan` preset.
 
 use super::Preset;
-use crate::nn::{Conv2D, ConvTrans2D, Flatten, LeakyReLU, Unflatten};
+use crate::nn::{BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LeakyReLU, Linear, Unflatten};
 use dfdx::prelude::*;
 
 type Generator = (

@@ -4,7 +4,7 @@
 //! discriminator is `mcu`'s with the 10 one-hot label planes beside the image.
 
 use super::{Preset, CLASSES};
-use crate::nn::{Conv2D, ConvTrans2D, Flatten, LeakyReLU, Unflatten};
+use crate::nn::{BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LeakyReLU, Linear, Unflatten};
 use dfdx::prelude::*;
 use firmware_core::arch::{
     FC_CHANNELS as C1, FC_OUT, FC_SIDE as S1, KERNEL as K, LATENT_DIM as Z, OUT_CHANNELS as C3,

@@ -4,7 +4,7 @@
 //! Every (transposed) convolution is kernel 4, stride 2, padding 1.
 
 use super::Preset;
-use crate::nn::{Conv2D, ConvTrans2D, Flatten, LeakyReLU, Unflatten};
+use crate::nn::{BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LeakyReLU, Linear, Unflatten};
 use dfdx::prelude::*;
 
 type Generator = (

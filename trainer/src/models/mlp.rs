@@ -2,7 +2,7 @@
 //! G z100 → 256 → 512 → 784 tanh, D 784 → 512 → 256 → 1, LeakyReLU 0.2.
 
 use super::Preset;
-use crate::nn::LeakyReLU;
+use crate::nn::{LeakyReLU, Linear};
 use dfdx::prelude::*;
 
 type Generator = (

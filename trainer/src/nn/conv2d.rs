@@ -263,16 +263,16 @@ fn forward_host<E: NnFloat>(
         MatRef::row_major(w, rows),
         MatRef::row_major(&cols, n),
     );
-    // (OUT, B, H'W') → (B, OUT, H'W'), adding the bias on the way.
-    let mut out = Vec::with_capacity(out_cm.len());
-    for bi in 0..g.batch {
-        for (o, &bias) in b.iter().enumerate() {
-            out.extend(
-                out_cm[o * n + bi * plane..][..plane]
-                    .iter()
-                    .map(|&v| v + bias),
-            );
-        }
+    // (OUT, B, H'W') → (B, OUT, H'W'), adding the bias on the way; planes in parallel.
+    let mut out = vec![E::default(); out_cm.len()];
+    if plane > 0 {
+        use rayon::prelude::*;
+        out.par_chunks_mut(plane).enumerate().for_each(|(bo, dst)| {
+            let (bi, o) = (bo / out_chan, bo % out_chan);
+            for (d, &v) in dst.iter_mut().zip(&out_cm[o * n + bi * plane..][..plane]) {
+                *d = v + b[o];
+            }
+        });
     }
     (out, cols)
 }

@@ -17,11 +17,51 @@
 
 use dfdx::prelude::{Cpu, Device, Dtype, Storage};
 use rand_distr::uniform::SampleUniform;
+use rayon::prelude::*;
 
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
+    use super::MatRef;
+
+    // `MatRef` is crate-private, and so is this trait in effect: it cannot be named outside.
+    #[allow(private_interfaces)]
+    pub trait Sealed: Sized {
+        /// Square root (the float types' own).
+        fn nn_sqrt(self) -> Self;
+        /// The product on this crate's own kernel, if it has one for this type, CPU and shape;
+        /// `false` (nothing written) sends it to `gemm`. Arguments as [`super::matmul`].
+        fn own_matmul(
+            _dims: (usize, usize, usize),
+            _dst: &mut [Self],
+            _dst_rs: usize,
+            _accumulate: bool,
+            _a: MatRef<'_, Self>,
+            _b: MatRef<'_, Self>,
+        ) -> bool {
+            false
+        }
+    }
+    #[allow(private_interfaces)]
+    impl Sealed for f32 {
+        fn nn_sqrt(self) -> Self {
+            self.sqrt()
+        }
+        fn own_matmul(
+            dims: (usize, usize, usize),
+            dst: &mut [f32],
+            dst_rs: usize,
+            accumulate: bool,
+            a: MatRef<'_, f32>,
+            b: MatRef<'_, f32>,
+        ) -> bool {
+            super::super::sgemm::sgemm(dims, dst, dst_rs, accumulate, a, b)
+        }
+    }
+    // f64 (the tests' type) stays on `gemm`.
+    impl Sealed for f64 {
+        fn nn_sqrt(self) -> Self {
+            self.sqrt()
+        }
+    }
 }
 
 /// Element types the layers in this module support: `f32` and `f64`.
@@ -159,23 +199,12 @@ impl<E: Dtype> PaddedPlanes<E> {
             }
         }
     }
-    /// Adds the interiors into channel `c` of every image.
-    fn add_into(&self, g: &Geometry, gather: &Gather, img: &mut [E], c: usize) {
-        let plane = g.img_h * g.img_w;
-        for b in 0..g.batch {
-            let src = self.plane(b);
-            let dst = &mut img[(b * g.chan + c) * plane..][..plane];
-            for (y, row) in dst.chunks_exact_mut(g.img_w).enumerate() {
-                let prow = &src[(y + g.p) * gather.pw + g.p..][..g.img_w];
-                for (d, s) in row.iter_mut().zip(prow) {
-                    *d += *s;
-                }
-            }
-        }
-    }
 }
 
-/// The column matrix of the images `img` (see the module docs), written front to back.
+/// The column matrix of the images `img` (see the module docs).
+///
+/// Channels are independent (each fills its own `k·k` rows), so they are done in parallel, each
+/// from zero-padded copies of its planes so that the gathers need no bounds logic.
 ///
 /// # Panics
 /// If the image length does not match `g`.
@@ -183,24 +212,36 @@ pub(crate) fn im2col<E: Dtype>(g: &Geometry, img: &[E]) -> Vec<E> {
     assert_eq!(img.len(), g.img_len(), "im2col: image length");
     let gather = Gather::new(g);
     let (grid, kk) = (g.grid_h * g.grid_w, g.k * g.k);
-    let mut pads = PaddedPlanes::new(g, &gather);
-    let mut cols = Vec::with_capacity(g.cols_len());
-    for c in 0..g.chan {
-        pads.load(g, &gather, img, c);
-        for k in 0..kk {
-            let index = gather.block(k, grid);
-            for b in 0..g.batch {
-                let pad = pads.plane(b);
-                cols.extend(index.iter().map(|&i| pad[i as usize]));
-            }
-        }
+    let mut cols = vec![E::default(); g.cols_len()];
+    if cols.is_empty() {
+        return cols;
     }
-    debug_assert_eq!(cols.len(), g.cols_len());
+    cols.par_chunks_mut(kk * g.cols())
+        .enumerate()
+        .for_each(|(c, out)| {
+            let mut pads = PaddedPlanes::new(g, &gather);
+            pads.load(g, &gather, img, c);
+            let mut dst = out.chunks_exact_mut(grid);
+            for k in 0..kk {
+                let index = gather.block(k, grid);
+                for b in 0..g.batch {
+                    let pad = pads.plane(b);
+                    let d = dst.next().expect("k·k·batch blocks of `grid`");
+                    for (v, &i) in d.iter_mut().zip(index) {
+                        *v = pad[i as usize];
+                    }
+                }
+            }
+        });
     cols
 }
 
 /// Adds the column matrix `cols` into the images `img` (the adjoint of [`im2col`]: every column
 /// entry is added to the pixel it was read from; entries that fall into the padding are dropped).
+///
+/// Each image plane `(b, c)` gathers only its own columns, so planes are done in parallel; each
+/// sums its `k·k` contributions in a zeroed padded plane, in row order, and then adds the interior
+/// to the image.
 ///
 /// # Panics
 /// If the slice lengths do not match `g`.
@@ -208,27 +249,29 @@ pub(crate) fn col2im<E: Dtype>(g: &Geometry, cols: &[E], img: &mut [E]) {
     assert_eq!(img.len(), g.img_len(), "col2im: image length");
     assert_eq!(cols.len(), g.cols_len(), "col2im: column matrix length");
     let gather = Gather::new(g);
-    let (grid, kk) = (g.grid_h * g.grid_w, g.k * g.k);
-    let mut pads = PaddedPlanes::new(g, &gather);
-    let mut src = cols.chunks_exact(grid.max(1));
-    for c in 0..g.chan {
-        pads.data.fill(E::default());
-        for k in 0..kk {
-            let index = gather.block(k, grid);
-            for b in 0..g.batch {
-                let pad = &mut pads.data[b * pads.len..][..pads.len];
-                let s = if grid == 0 {
-                    &[][..]
-                } else {
-                    src.next().expect("length checked")
-                };
-                for (v, &i) in s.iter().zip(index) {
+    let (grid, kk, plane, ncols) = (g.grid_h * g.grid_w, g.k * g.k, g.img_h * g.img_w, g.cols());
+    if plane == 0 || ncols == 0 {
+        return;
+    }
+    img.par_chunks_mut(plane)
+        .enumerate()
+        .for_each_init(Vec::new, |pad, (bc, dst)| {
+            let (b, c) = (bc / g.chan, bc % g.chan);
+            pad.clear();
+            pad.resize(gather.ph * gather.pw, E::default());
+            for k in 0..kk {
+                let seg = &cols[(c * kk + k) * ncols + b * grid..][..grid];
+                for (v, &i) in seg.iter().zip(gather.block(k, grid)) {
                     pad[i as usize] += *v;
                 }
             }
-        }
-        pads.add_into(g, &gather, img, c);
-    }
+            for (y, row) in dst.chunks_exact_mut(g.img_w).enumerate() {
+                let prow = &pad[(y + g.p) * gather.pw + g.p..][..g.img_w];
+                for (d, s) in row.iter_mut().zip(prow) {
+                    *d += *s;
+                }
+            }
+        });
 }
 
 /// `(batch, chan, plane)` → `(chan, batch·plane)`: writes `dst[c][b·plane + i] = src[b][c][i]`.
@@ -239,15 +282,17 @@ pub(crate) fn batch_to_channel_major<E: Dtype>(
     plane: usize,
 ) -> Vec<E> {
     assert_eq!(src.len(), batch * chan * plane);
-    if batch == 1 {
+    if batch == 1 || plane == 0 {
         return src.to_vec();
     }
-    let mut dst = Vec::with_capacity(src.len());
-    for c in 0..chan {
-        for b in 0..batch {
-            dst.extend_from_slice(&src[(b * chan + c) * plane..][..plane]);
-        }
-    }
+    let mut dst = vec![E::default(); src.len()];
+    dst.par_chunks_mut(batch * plane)
+        .enumerate()
+        .for_each(|(c, out)| {
+            for (b, d) in out.chunks_exact_mut(plane).enumerate() {
+                d.copy_from_slice(&src[(b * chan + c) * plane..][..plane]);
+            }
+        });
     dst
 }
 
@@ -261,33 +306,35 @@ pub(crate) fn add_channel_major_to_batch<E: Dtype>(
 ) {
     assert_eq!(src.len(), batch * chan * plane);
     assert_eq!(dst.len(), src.len());
-    for c in 0..chan {
-        for b in 0..batch {
-            let d = &mut dst[(b * chan + c) * plane..][..plane];
-            let s = &src[(c * batch + b) * plane..][..plane];
-            for (dv, sv) in d.iter_mut().zip(s) {
-                *dv += *sv;
-            }
-        }
+    if plane == 0 {
+        return;
     }
+    dst.par_chunks_mut(plane).enumerate().for_each(|(bc, d)| {
+        let (b, c) = (bc / chan, bc % chan);
+        let s = &src[(c * batch + b) * plane..][..plane];
+        for (dv, sv) in d.iter_mut().zip(s) {
+            *dv += *sv;
+        }
+    });
 }
 
-/// `grad_bias[c] += Σ_b Σ_i grad_out[b][c][i]` for an NCHW gradient with `plane = H·W`.
+/// `grad_bias[c] += Σ_b Σ_i grad_out[b][c][i]` for an NCHW gradient with `plane = H·W`: per
+/// channel, image by image (channels in parallel; each channel's sum keeps that order).
 pub(crate) fn add_bias_grad<E: Dtype>(grad_out: &[E], chan: usize, plane: usize, gb: &mut [E]) {
     assert_eq!(gb.len(), chan);
     if chan * plane == 0 {
         return;
     }
     assert_eq!(grad_out.len() % (chan * plane), 0);
-    for img in grad_out.chunks_exact(chan * plane) {
-        for (g, ch) in gb.iter_mut().zip(img.chunks_exact(plane)) {
+    gb.par_iter_mut().enumerate().for_each(|(c, g)| {
+        for img in grad_out.chunks_exact(chan * plane) {
             let mut acc = E::default();
-            for v in ch {
+            for v in &img[c * plane..][..plane] {
                 acc += *v;
             }
             *g += acc;
         }
-    }
+    });
 }
 
 /// A read-only strided matrix: element `(i, j)` is `data[i·rs + j·cs]`.
@@ -334,7 +381,8 @@ impl<'a, E> MatRef<'a, E> {
 }
 
 /// `dst = a · b` (or `dst += a · b` with `accumulate`), where `a` is `m × k`, `b` is `k × n` and
-/// `dst` is `m × n`, row-major with row stride `dst_rs`. Runs on `gemm` with dfdx's threading
+/// `dst` is `m × n`, row-major with row stride `dst_rs`. f32 products run on this crate's AVX-512
+/// kernel where the CPU has it ([`super::sgemm`]); the rest on `gemm` with dfdx's threading
 /// (rayon, which `gemm` only uses for products large enough to profit).
 ///
 /// # Panics
@@ -372,6 +420,9 @@ pub(crate) fn matmul<E: NnFloat>(
     }
     a.check(m, k, "lhs");
     b.check(k, n, "rhs");
+    if E::own_matmul((m, k, n), dst, dst_rs, accumulate, a, b) {
+        return;
+    }
     let (zero, one) = (E::default(), E::ONE);
     // SAFETY: `E` is f32 or f64 (`NnFloat` is sealed), the element types `gemm::gemm` dispatches on.
     // The checks above prove that every element `gemm` addresses — (i, j) at

@@ -27,6 +27,10 @@ use dfdx::prelude::*;
 
 use super::conv2d::host_copy;
 use super::kernel::{cast, NnDevice, NnFloat};
+use rayon::prelude::*;
+
+/// Elements per parallel task (elementwise, so the split cannot change any result).
+const CHUNK: usize = 1 << 15;
 
 /// Fused leaky ReLU with slope `SLOPE_PER_MILLE / 1000` for negative inputs; the default is 0.2.
 ///
@@ -77,7 +81,14 @@ pub fn try_leaky_relu<S: Shape, E: NnFloat, D: NnDevice<E>, T: Tape<E, D>>(
             .try_tensor_from_vec(ys, *x.shape())?
             .put_tape(tape));
     }
-    let ys: Vec<E> = xs.iter().map(|&v| f(v)).collect();
+    let mut ys = vec![E::default(); xs.len()];
+    ys.par_chunks_mut(CHUNK)
+        .zip(xs.par_chunks(CHUNK))
+        .for_each(|(y, x)| {
+            for (o, &v) in y.iter_mut().zip(x) {
+                *o = f(v);
+            }
+        });
     let out = x.device().try_tensor_from_vec(ys, *x.shape())?;
     let (x_g, out_g) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
@@ -85,9 +96,14 @@ pub fn try_leaky_relu<S: Shape, E: NnFloat, D: NnDevice<E>, T: Tape<E, D>>(
         // gradient; it is put back afterwards.
         let grad_out = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
         let grad_x = D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?);
-        for ((gx, &go), &v) in grad_x.iter_mut().zip(&grad_out).zip(&xs) {
-            *gx += if v > zero { go } else { go * slope };
-        }
+        grad_x
+            .par_chunks_mut(CHUNK)
+            .zip(grad_out.par_chunks(CHUNK).zip(xs.par_chunks(CHUNK)))
+            .for_each(|(gx, (go, x))| {
+                for ((gx, &go), &v) in gx.iter_mut().zip(go).zip(x) {
+                    *gx += if v > zero { go } else { go * slope };
+                }
+            });
         *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
         Ok(())
     });

@@ -7,6 +7,8 @@
 //! |---|---|---|
 //! | [`Conv2D<IN, OUT, K, S, P>`](Conv2D) | convolution with bias | `nn.Conv2d(IN, OUT, K, S, P)` |
 //! | [`ConvTrans2D<IN, OUT, K, S, P>`](ConvTrans2D) | transposed convolution with bias | `nn.ConvTranspose2d(IN, OUT, K, S, P)` |
+//! | [`BatchNorm2D<C>`](BatchNorm2D) | batch normalisation, training pass fused | `nn.BatchNorm2d(C)` |
+//! | [`Linear<I, O>`](Linear) | fully connected with bias, on the own matrix kernel | `nn.Linear(I, O)` |
 //! | [`LeakyReLU<SLOPE_PER_MILLE = 200>`](LeakyReLU) | fused leaky ReLU, slope 0.2 by default | `nn.LeakyReLU(0.2)` |
 //! | [`Flatten`] | `(B, C, H, W) → (B, C·H·W)` | `nn.Flatten()` |
 //! | [`Unflatten<C, H, W>`](Unflatten) | `(B, N) → (B, C, H, W)` | `nn.Unflatten(1, (C, H, W))` |
@@ -47,23 +49,28 @@
 //! Training uses `forward_mut` on traced tensors (`x.trace(grads)`), as dfdx's `BatchNorm2D`
 //! requires; these layers accept both tapes with either method.
 #![deny(missing_docs)]
-#![deny(unsafe_code)] // the one exception, the call into `gemm`, is in `kernel::matmul`
+#![deny(unsafe_code)] // exceptions: the call into `gemm` in `kernel::matmul`, and `sgemm`
 
+mod batchnorm;
 mod conv2d;
 mod convtrans2d;
 pub(crate) mod dims;
 mod kernel;
 mod leaky_relu;
+mod linear;
 mod reshape;
+mod sgemm;
 
 #[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;
 
+pub use batchnorm::{BatchNorm2D, DeviceBatchNorm2D};
 pub use conv2d::{try_conv2d, Conv2D, DeviceConv2D};
 pub use convtrans2d::{try_conv_trans2d, ConvTrans2D, DeviceConvTrans2D};
 pub use dims::{ConvDim, ConvTransDim, FlattenShape};
 pub use kernel::{NnDevice, NnFloat};
 pub use leaky_relu::{try_leaky_relu, LeakyReLU};
+pub use linear::{try_linear, DeviceLinear, Linear};
 pub use reshape::{Flatten, Unflatten};

@@ -10,6 +10,8 @@ pub mod metrics;
 pub mod params;
 mod run;
 mod run_dir;
+pub mod speed;
+pub mod step;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
 pub use config::{TrainConfig, PAPER_SNAPSHOTS};

@@ -1,24 +1,21 @@
 //! One training run, fresh or resumed, generic over the preset.
 
 use super::adam::Adam;
-use super::batches::{normal_noise, stream, BatchSampler, Purpose};
+use super::batches::{normal_noise, stream, Purpose};
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::config::TrainConfig;
 use super::metrics::{write_csv, MetricRow, QualityRow};
 use super::params::{collect, restore};
 use super::run_dir::RunDir;
+use super::step::{scaled_images, Models, StepStats, Stepper};
 use crate::artifacts::{grid, plot};
 use crate::data::{Dataset, PIXELS};
 use crate::eval::{Evaluator, EVAL_SAMPLES};
 use crate::fsutil::write_atomic;
-use crate::models::{
-    discriminator_input, generator_input, Preset, Rows, CLASSES, PIXELS as NET_PIXELS,
-};
+use crate::models::{generator_input, Preset, Rows, CLASSES, PIXELS as NET_PIXELS};
 use crate::with_preset;
-use dfdx::losses::binary_cross_entropy_with_logits_loss as bce;
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::Rng;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -114,14 +111,6 @@ pub fn train(
     with_preset!(config.model, P => train_preset::<P>(&run, data, resume))
 }
 
-/// Pixels in [-1, 1] of a whole set, converted once.
-fn scaled_images(data: &Dataset) -> Vec<f32> {
-    data.images
-        .iter()
-        .map(|&p| p as f32 / 127.5 - 1.0)
-        .collect()
-}
-
 /// The fixed latents of the progress grids (64 = 8×8).
 pub fn fixed_noise(seed: u64, latent: usize) -> Vec<f32> {
     normal_noise(
@@ -168,13 +157,6 @@ struct Run<'a> {
     stop: &'a AtomicBool,
     progress: Progress,
     evaluator: Option<&'a Evaluator>,
-}
-
-struct Models<P: Preset> {
-    g: P::G,
-    d: P::D,
-    g_opt: Adam,
-    d_opt: Adam,
 }
 
 impl<P: Preset> Models<P> {
@@ -262,11 +244,7 @@ fn train_preset<P: Preset>(
     let latent = P::Latent::SIZE;
     let batch = config.batch_size;
     let fixed = fixed_noise(config.seed, latent);
-    let mut sampler = BatchSampler::new(config.seed, data.len(), batch);
-    let ones: Rows<Const<1>> = dev.ones_like(&(batch, Const));
-    let zeros: Rows<Const<1>> = dev.zeros_like(&(batch, Const));
-    let mut g_grads = models.g.alloc_grads();
-    let mut d_grads = models.d.alloc_grads();
+    let mut stepper = Stepper::new(&dev, &models, &images, &data.labels, config);
 
     let fixed_classes = balanced_classes(grid::GRID_COUNT);
     let draw_grid = |g: &P::G, iteration: u64| -> Result<(), TrainError> {
@@ -341,83 +319,12 @@ fn train_preset<P: Preset>(
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        let step = iteration; // 0-based index of this iteration's random draws
-        let mut real = Vec::with_capacity(batch * PIXELS);
-        let mut real_classes = Vec::with_capacity(batch);
-        for i in sampler.indices(step) {
-            real.extend_from_slice(&images[i * PIXELS..(i + 1) * PIXELS]);
-            real_classes.push(data.labels[i]);
-        }
-        let real: Rows<Const<PIXELS>> = dev.tensor_from_vec(real, (batch, Const));
-        // Classes of the fakes (conditional presets): uniform, first the D step's, then G's.
-        let fake_classes: Vec<u8> = if P::CONDITIONAL {
-            let mut rng = stream(config.seed, Purpose::FakeClasses, step);
-            (0..2 * batch)
-                .map(|_| rng.gen_range(0..CLASSES as u8))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let (d_classes, g_classes) = fake_classes.split_at(fake_classes.len() / 2);
-        let noise = |purpose| {
-            let z = normal_noise(&mut stream(config.seed, purpose, step), batch, latent);
-            let classes = if purpose == Purpose::DiscriminatorNoise {
-                d_classes
-            } else {
-                g_classes
-            };
-            let x: Rows<P::Input> = dev.tensor_from_vec(
-                generator_input::<P>(&z, classes),
-                (batch, Default::default()),
-            );
-            x
-        };
-        let z_d = noise(Purpose::DiscriminatorNoise);
-        let z_g = noise(Purpose::GeneratorNoise);
-
-        let Models { g, d, g_opt, d_opt } = &mut models;
-        // Discriminator step: maximise log D(x) + log(1 - D(G(z))).
-        // Training-mode forward (a throw-away tape), detached: this step trains D only.
-        let fake = g.forward_mut(z_d.leaky_traced()).retaped::<NoneTape>();
-        let real_logits = d.forward_mut(discriminator_input::<P, _>(
-            &dev,
-            real.traced(d_grads),
-            &real_classes,
-        ));
-        let d_real = real_logits
-            .retaped::<NoneTape>()
-            .sigmoid()
-            .mean::<Rank0, _>()
-            .array();
-        let loss_real = bce(real_logits, ones.clone());
-        let loss_real_value = loss_real.array();
-        d_grads = loss_real.backward();
-        let fake_logits = d.forward_mut(discriminator_input::<P, _>(
-            &dev,
-            fake.traced(d_grads),
-            d_classes,
-        ));
-        let d_fake = fake_logits
-            .retaped::<NoneTape>()
-            .sigmoid()
-            .mean::<Rank0, _>()
-            .array();
-        let loss_fake = bce(fake_logits, zeros.clone());
-        let d_loss = loss_real_value + loss_fake.array();
-        d_grads = loss_fake.backward();
-        d_opt.update(d, &d_grads);
-        d.zero_grads(&mut d_grads);
-
-        // Generator step, non-saturating: maximise log D(G(z)).
-        let fake = g.forward_mut(z_g.traced(g_grads));
-        let loss_g = bce(
-            d.forward_mut(discriminator_input::<P, _>(&dev, fake, g_classes)),
-            ones.clone(),
-        );
-        let g_loss = loss_g.array();
-        g_grads = loss_g.backward();
-        g_opt.update(g, &g_grads);
-        g.zero_grads(&mut g_grads);
+        let StepStats {
+            d_loss,
+            g_loss,
+            d_real,
+            d_fake,
+        } = stepper.step(&mut models, iteration);
 
         iteration += 1;
         if !(d_loss.is_finite() && g_loss.is_finite()) {
@@ -454,7 +361,7 @@ fn train_preset<P: Preset>(
             write_csv(&dir.metrics(), &metrics, &quality).map_err(io_err(dir.metrics()))?;
         }
         if config.is_snapshot(iteration) {
-            draw_grid(g, iteration)?;
+            draw_grid(&models.g, iteration)?;
         }
         if config.is_snapshot(iteration) || config.is_checkpoint(iteration) {
             evaluate(&models, iteration, &metrics, &mut quality, train_seconds)?;
