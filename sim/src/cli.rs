@@ -66,6 +66,10 @@ pub struct Args {
     /// Handwrite the local time (HH:MM), redrawn every minute. Needs a class-conditional blob.
     #[arg(long)]
     pub clock: bool,
+
+    /// Draw only this digit (what keys 0–9 choose in the window). Needs a class-conditional blob.
+    #[arg(long, value_name = "0-9", value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub class: Option<u8>,
 }
 
 impl Args {
@@ -99,13 +103,14 @@ impl Args {
             (None, true) => Some(TextSource::Clock),
             (None, false) => None,
         };
-        if state.text.is_some() && !conditional {
+        if (state.text.is_some() || self.class.is_some()) && !conditional {
             return Err(
-                "--text and --clock need a class-conditional blob (train --model cmcu, \
+                "--text, --clock and --class need a class-conditional blob (train --model cmcu, \
                         then pass its generator.postcard with --blob)"
                     .into(),
             );
         }
+        state.class = self.class;
         if let Some(shading) = self.shading {
             if !self.display.supports(shading) {
                 return Err(format!(
@@ -166,6 +171,19 @@ mod tests {
         ]);
         let state = ok.unwrap().initial_state(0, false).unwrap();
         assert_eq!((state.shading, state.threshold), (Shading::Threshold, 90));
+    }
+
+    #[test]
+    fn class_is_a_digit_and_needs_a_conditional_blob() {
+        let seven = parse(&["--class", "7"]).unwrap();
+        assert_eq!(seven.initial_state(0, true).unwrap().class, Some(7));
+        let err = seven.initial_state(0, false).unwrap_err();
+        assert!(err.contains("--class"), "{err}");
+        assert!(parse(&["--class", "10"]).is_err());
+        assert_eq!(
+            parse(&[]).unwrap().initial_state(0, true).unwrap().class,
+            None
+        );
     }
 
     #[test]

@@ -149,3 +149,43 @@ fn text_is_handwritten_with_a_conditional_blob_and_refused_without() {
     assert!(!out.status.success());
     assert!(stderr.contains("class-conditional"), "{stderr}");
 }
+
+#[test]
+fn class_draws_the_asked_digit_and_is_refused_without_a_conditional_blob() {
+    use firmware_core::export::{quantize, FloatGenerator};
+    let png = |extra: &[&str]| {
+        let path = tmp(&format!("class{}.png", extra.join("")));
+        let mut args = vec!["--display", "gray", "--seed", "3", "--png"];
+        args.push(path.to_str().unwrap());
+        args.extend_from_slice(extra);
+        let out = sim(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        image::open(&path).unwrap().to_luma8()
+    };
+    // The shipped blob is conditional: a chosen class changes every digit, another class again.
+    let (any, seven, one) = (png(&[]), png(&["--class", "7"]), png(&["--class", "1"]));
+    assert_ne!(any, seven);
+    assert_ne!(seven, one);
+    assert_eq!(seven, png(&["--class", "7"]), "reproducible");
+
+    let unconditional = tmp("unconditional-class.postcard");
+    let blob = quantize(&FloatGenerator::random(4), 0..32)
+        .unwrap()
+        .to_blob();
+    std::fs::write(&unconditional, blob).unwrap();
+    let out = sim(&[
+        "--blob",
+        unconditional.to_str().unwrap(),
+        "--class",
+        "7",
+        "--png",
+        tmp("refused-class.png").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("class-conditional"), "{stderr}");
+}

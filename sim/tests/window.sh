@@ -6,7 +6,7 @@
 # Usage: sim/tests/window.sh            (from anywhere; builds `sim` with default features)
 #   KEEP=1 keeps the captures; WINDOW_MS sets how long each window stays up (default 5000).
 # Needs: Xvfb (xvfb), /usr/bin/import + /usr/bin/compare + /usr/bin/convert (imagemagick),
-#        xwininfo (x11-utils), libsdl2-dev, cargo.
+#        xwininfo (x11-utils), xdotool, libsdl2-dev, cargo.
 # Without a real X server this test would prove nothing, so every missing piece is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,8 +16,8 @@ fail() {
   exit 1
 }
 
-for tool in Xvfb xwininfo /usr/bin/import /usr/bin/compare /usr/bin/convert; do
-  command -v "$tool" >/dev/null || fail "$tool not found (apt-get install xvfb x11-utils imagemagick)"
+for tool in Xvfb xwininfo xdotool /usr/bin/import /usr/bin/compare /usr/bin/convert; do
+  command -v "$tool" >/dev/null || fail "$tool not found (apt-get install xvfb x11-utils xdotool imagemagick)"
 done
 # /usr/local/bin/convert on some machines is a stand-in: always use ImageMagick's own binaries.
 IMPORT=/usr/bin/import COMPARE=/usr/bin/compare CONVERT=/usr/bin/convert
@@ -111,6 +111,52 @@ check oled --display oled
 check oled-threshold-x2 --display oled --shading threshold --scale 2
 check tft --display tft
 check gray --display gray
+
+# Keys 0-9 choose the digit: press them in a live window (XTEST, as a keyboard would) and require
+# each frame to equal the headless `--class N` rendering, which differs from the frame before.
+echo "== keys 0-9 in a live window"
+"$SIM" --seed "$seed" --no-timing --exit-after-ms 30000 --display gray >"$work/keys-window.log" 2>&1 &
+sim_pid=$!
+geometry=""
+for _ in $(seq 150); do
+  geometry=$(window_geometry)
+  [ -n "$geometry" ] && break
+  kill -0 "$sim_pid" 2>/dev/null || fail "keys: sim exited before its window appeared: $(cat "$work/keys-window.log")"
+  sleep 0.1
+done
+[ -n "$geometry" ] || fail "keys: no sim window appeared on $DISPLAY"
+window_id=$(xdotool search --name '^sim: ' | head -n1)
+xdotool windowfocus --sync "$window_id"
+previous=""
+for key in 7 0 3 9; do
+  "$SIM" --png "$work/class-$key-headless.png" --seed "$seed" --display gray --class "$key" 2>/dev/null ||
+    fail "keys: headless --class $key failed"
+  xdotool key "$key"
+  ae=""
+  for attempt in 1 2 3 4 5 6 7 8; do
+    sleep 0.3
+    "$IMPORT" -window root "$work/class-$key-root.png"
+    "$CONVERT" "$work/class-$key-root.png" -crop "$geometry" +repage "$work/class-$key-window.png"
+    ae=$("$COMPARE" -metric AE "$work/class-$key-headless.png" "$work/class-$key-window.png" null: 2>&1) || true
+    [ "$ae" = 0 ] && break
+  done
+  [ "$ae" = 0 ] || fail "keys: after key $key the window differs from --class $key: AE=$ae (see $work)"
+  if [ -n "$previous" ]; then
+    diff_ae=$("$COMPARE" -metric AE "$previous" "$work/class-$key-headless.png" null: 2>&1) || true
+    [ "$diff_ae" != 0 ] || fail "keys: --class $key draws the same frame as the class before"
+  fi
+  previous="$work/class-$key-headless.png"
+  echo "key $key: window == headless --class $key (attempt $attempt)"
+done
+xdotool key q
+wait "$sim_pid" || fail "keys: q did not close the window cleanly: $(cat "$work/keys-window.log")"
+sim_pid=""
+
+# --clock handwrites the local time: the window equals the headless rendering of the same minute
+# (started early in a minute, so the minute cannot change in between).
+echo "== --clock"
+while [ "$(date +%S)" -gt 45 ]; do sleep 1; done
+check clock --display oled --clock
 
 echo "== --frames closes the window by itself"
 timeout 30 "$SIM" --seed "$seed" --frames 30 >"$work/frames.log" 2>&1 ||
