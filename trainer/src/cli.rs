@@ -125,7 +125,7 @@ pub enum ProgressArg {
 /// Options of `trainer train`.
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
-    /// Model preset [default: mcu].
+    /// Model preset [default: cmcu].
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Iterations (one discriminator step + one generator step each) [default: 20000].

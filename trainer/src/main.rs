@@ -208,8 +208,8 @@ fn run_train(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether the files written after the final checkpoint (float weights; for `mcu` the blob and
-/// its report) exist and are not older than the checkpoint (a resumed run rewrites them).
+/// Whether the files written after the final checkpoint (float weights; for firmware presets the
+/// blob and its report) exist and are not older than the checkpoint (a resumed run rewrites them).
 fn final_files_written(dir: &RunDir, model: ModelKind) -> bool {
     let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let Some(checkpoint) = modified(&dir.checkpoint()) else {

@@ -31,7 +31,7 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            model: ModelKind::Mcu,
+            model: ModelKind::Cmcu,
             seed: 1,
             iterations: 20_000,
             batch_size: 64,
