@@ -1,9 +1,12 @@
 //! The `dcgan` reference made class-conditional (Mirza & Osindero, 2014, in DCGAN form): the
 //! generator gets a one-hot class concatenated to z, the discriminator gets the class as 10
-//! one-hot input planes beside the image. Everything else is the `dcgan` preset.
+//! one-hot input planes beside the image (a fused
+//! [`LabelConv2D`]: the discriminator's input rows are the image and the one-hot class). Everything else is the `dcgan` preset.
 
 use super::Preset;
-use crate::nn::{BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LeakyReLU, Linear, Unflatten};
+use crate::nn::{
+    BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LabelConv2D, LeakyReLU, Linear, Unflatten,
+};
 use dfdx::prelude::*;
 
 type Generator = (
@@ -18,7 +21,8 @@ type Generator = (
 );
 
 type Discriminator = (
-    (Unflatten<11, 28, 28>, Conv2D<11, 64, 4, 2, 1>, LeakyReLU),
+    // Conv2D<11, 64, 4, 2, 1> on the image and its 10 label planes, fused (rows: 784 + 10).
+    (LabelConv2D<11, 10, 64, 4, 2, 1, 28, 28>, LeakyReLU),
     (Conv2D<64, 128, 4, 2, 1>, BatchNorm2D<128>, LeakyReLU),
     (Flatten, Linear<6272, 1>),
 );
@@ -31,7 +35,7 @@ impl Preset for Cdcgan {
     const CONDITIONAL: bool = true;
     type Latent = Const<100>;
     type Input = Const<110>;
-    type DInput = Const<8624>;
+    type DInput = Const<794>;
     type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
     type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
 }

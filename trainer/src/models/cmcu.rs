@@ -4,7 +4,9 @@
 //! discriminator is `mcu`'s with the 10 one-hot label planes beside the image.
 
 use super::{Preset, CLASSES};
-use crate::nn::{BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LeakyReLU, Linear, Unflatten};
+use crate::nn::{
+    BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LabelConv2D, LeakyReLU, Linear, Unflatten,
+};
 use dfdx::prelude::*;
 use firmware_core::arch::{
     FC_CHANNELS as C1, FC_OUT, FC_SIDE as S1, KERNEL as K, LATENT_DIM as Z, OUT_CHANNELS as C3,
@@ -23,7 +25,8 @@ type Generator = (
 );
 
 type Discriminator = (
-    (Unflatten<11, 28, 28>, Conv2D<11, 32, 4, 2, 1>, LeakyReLU),
+    // Conv2D<11, 32, 4, 2, 1> on the image and its 10 label planes, fused (rows: 784 + 10).
+    (LabelConv2D<11, 10, 32, 4, 2, 1, 28, 28>, LeakyReLU),
     (Conv2D<32, 64, 4, 2, 1>, BatchNorm2D<64>, LeakyReLU),
     (Flatten, Linear<3136, 1>),
 );
@@ -36,7 +39,7 @@ impl Preset for Cmcu {
     const CONDITIONAL: bool = true;
     type Latent = Const<{ Z - CLASSES }>;
     type Input = Const<Z>;
-    type DInput = Const<8624>;
+    type DInput = Const<794>;
     type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
     type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
 }

@@ -73,13 +73,14 @@ pub trait Preset: 'static {
     /// The name used by `--model`.
     const NAME: &'static str;
     /// Whether both networks get the class: the generator `[z, one-hot(class)]`, the
-    /// discriminator the image followed by 10 one-hot 28×28 label planes.
+    /// discriminator `[image, one-hot(class)]`, the class as 10 one-hot 28×28 label planes beside
+    /// the image for its first convolution.
     const CONDITIONAL: bool;
     /// Latent (noise) vector length.
     type Latent: ConstDim;
     /// Generator input length: the latent, plus [`CLASSES`] if conditional.
     type Input: ConstDim;
-    /// Discriminator input length: 784, times 11 if conditional.
+    /// Discriminator input length: 784, plus [`CLASSES`] if conditional.
     type DInput: ConstDim;
     /// The generator, as built on the CPU.
     type G: GeneratorNet<Self::Input>;
@@ -190,26 +191,25 @@ pub fn generator_input<P: Preset>(latents: &[f32], classes: &[u8]) -> Vec<f32> {
 }
 
 /// Discriminator inputs from images (784 values per row): unchanged for unconditional presets,
-/// otherwise each image followed by its 10 label planes (the class's plane all ones). Gradients
-/// flow through to the images, so this works on a generator's traced output too.
-pub fn discriminator_input<P: Preset, T: Tape<f32, Cpu> + Merge<NoneTape> + std::fmt::Debug>(
-    dev: &Cpu,
+/// otherwise each image followed by its one-hot class (10 values), which the discriminator's
+/// first layer ([`LabelConv2D`](crate::nn::LabelConv2D)) treats as 10 constant 28×28 label
+/// planes beside the image. Gradients flow through to the images, so this works on a generator's
+/// traced output too.
+pub fn discriminator_input<P: Preset, T: Tape<f32, Cpu> + std::fmt::Debug>(
     images: Rows<Const<PIXELS>, T>,
     classes: &[u8],
 ) -> Rows<P::DInput, T> {
     if !P::CONDITIONAL {
         return images.realize();
     }
-    let rows = images.shape().0;
-    let mut planes = vec![0.0f32; rows * CLASSES * PIXELS];
-    for (row, &class) in planes.chunks_exact_mut(CLASSES * PIXELS).zip(classes) {
-        let plane = class as usize * PIXELS;
-        row[plane..plane + PIXELS].fill(1.0);
+    assert_eq!(classes.len(), images.shape().0, "one class per image");
+    let mut one_hot = vec![0.0f32; classes.len() * CLASSES];
+    for (row, &class) in one_hot.chunks_exact_mut(CLASSES).zip(classes) {
+        row[class as usize] = 1.0;
     }
-    let planes: Tensor<(usize, usize), f32, Cpu> =
-        dev.tensor_from_vec(planes, (rows, CLASSES * PIXELS));
-    let images: Tensor<(usize, usize), f32, Cpu, T> = images.realize();
-    (images, planes).concat_along(Axis::<1>).realize()
+    crate::nn::try_append_columns(images, &one_hot)
+        .expect("CPU allocation")
+        .realize()
 }
 
 #[cfg(test)]
@@ -245,32 +245,27 @@ mod tests {
     }
 
     #[test]
-    fn discriminator_input_adds_label_planes_and_passes_gradients_to_the_images() {
+    fn discriminator_input_appends_the_one_hot_class_and_passes_gradients_to_the_images() {
         let dev = Cpu::default();
         let pixels: Vec<f32> = (0..2 * PIXELS).map(|i| (i % 7) as f32 / 7.0).collect();
         let images: Rows<Const<PIXELS>> = dev.tensor_from_vec(pixels.clone(), (2, Const));
-        let same = discriminator_input::<Dcgan, _>(&dev, images.clone(), &[]);
+        let same = discriminator_input::<Dcgan, _>(images.clone(), &[]);
         assert_eq!(same.as_vec(), pixels);
 
-        let x = discriminator_input::<Cdcgan, _>(&dev, images.clone(), &[2, 7]).as_vec();
-        let width = 11 * PIXELS;
+        let x = discriminator_input::<Cdcgan, _>(images.clone(), &[2, 7]).as_vec();
+        let width = PIXELS + CLASSES;
+        assert_eq!(x.len(), 2 * width);
         for (row, class) in [(0, 2), (1, 7)] {
             let r = &x[row * width..(row + 1) * width];
             assert_eq!(&r[..PIXELS], &pixels[row * PIXELS..(row + 1) * PIXELS]);
-            for plane in 0..10 {
-                let expected = if plane == class { 1.0 } else { 0.0 };
-                let values = &r[(1 + plane) * PIXELS..(2 + plane) * PIXELS];
-                assert!(
-                    values.iter().all(|&v| v == expected),
-                    "row {row} plane {plane}"
-                );
-            }
+            let one_hot = (0..10).map(|c| f32::from(u8::from(c == class)));
+            assert!(r[PIXELS..].iter().copied().eq(one_hot), "row {row}");
         }
 
-        // d(sum(x · w))/d(images) is w's image part: the planes carry no gradient of their own.
+        // d(sum(x · w))/d(images) is w's image part: the class carries no gradient of its own.
         let w: Vec<f32> = (0..2 * width).map(|i| (i % 13) as f32).collect();
-        let w: Rows<Const<8624>> = dev.tensor_from_vec(w.clone(), (2, Const));
-        let x = discriminator_input::<Cdcgan, _>(&dev, images.leaky_trace(), &[2, 7]);
+        let w: Rows<Const<794>> = dev.tensor_from_vec(w.clone(), (2, Const));
+        let x = discriminator_input::<Cdcgan, _>(images.leaky_trace(), &[2, 7]);
         let grads = (x * w.clone()).sum::<Rank0, _>().backward();
         let image_grads = grads.get(&images).as_vec();
         let w = w.as_vec();

@@ -31,7 +31,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, NnDevice, NnFloat};
+use super::kernel::{cast, parameter_grads_wanted, NnDevice, NnFloat};
 
 /// Builder for [`DeviceBatchNorm2D`] over `C` channels.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +205,7 @@ impl<const C: usize, E: NnFloat, D: NnDevice<E>> DeviceBatchNorm2D<C, E, D> {
         self.running_var.copy_from(&rv);
 
         let out = x.device().try_tensor_from_vec(y, shape)?;
+        let params = parameter_grads_wanted();
         let (x_g, s_g, b_g, out_g) = (
             x.ghost(),
             self.scale.ghost(),
@@ -214,13 +215,15 @@ impl<const C: usize, E: NnFloat, D: NnDevice<E>> DeviceBatchNorm2D<C, E, D> {
         tape.add_backward_op(move |grads| {
             let go = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
             let (sum_g, sum_gx) = grad_sums(&go, &xs, C, plane, &stats);
-            let gs = D::host_vec_mut(grads.get_or_alloc_mut(&s_g)?);
-            for c in 0..C {
-                gs[c] += cast::<E>(sum_gx[c]);
-            }
-            let gb = D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?);
-            for c in 0..C {
-                gb[c] += cast::<E>(sum_g[c]);
+            if params {
+                let gs = D::host_vec_mut(grads.get_or_alloc_mut(&s_g)?);
+                for c in 0..C {
+                    gs[c] += cast::<E>(sum_gx[c]);
+                }
+                let gb = D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?);
+                for c in 0..C {
+                    gb[c] += cast::<E>(sum_g[c]);
+                }
             }
             let gx = D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?);
             input_grad(gx, &go, &xs, C, plane, &stats, &scale, &sum_g, &sum_gx);

@@ -27,8 +27,8 @@ use rand_distr::Uniform;
 
 use super::dims::ConvDim;
 use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, matmul, Geometry, MatRef,
-    NnDevice, NnFloat,
+    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, matmul, parameter_grads_wanted,
+    Geometry, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConv2D`]: a 2-D convolution with `IN` input channels, `OUT` output channels,
@@ -215,14 +215,21 @@ where
     )?;
 
     if T::OWNS_TAPE {
+        let params = parameter_grads_wanted();
         let (x_g, w_g, b_g, out_g) = (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             // Move the output gradient out of the store (no copy) so that the input and parameter
             // gradients can be borrowed mutably; it is put back afterwards.
             let grad_out = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
             let mut grad_x = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?));
-            let mut grad_w = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?));
-            let mut grad_b = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?));
+            let mut grad_wb = if params {
+                Some((
+                    std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?)),
+                    std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?)),
+                ))
+            } else {
+                None
+            };
             backward_host(
                 &g,
                 OUT,
@@ -230,13 +237,14 @@ where
                 &w,
                 &grad_out,
                 &mut grad_x,
-                &mut grad_w,
-                &mut grad_b,
+                grad_wb.as_mut().map(|(w, b)| (&mut w[..], &mut b[..])),
             );
             *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
             *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
-            *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
-            *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
+            if let Some((grad_w, grad_b)) = grad_wb {
+                *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
+                *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
+            }
             Ok(())
         });
     }
@@ -277,9 +285,9 @@ fn forward_host<E: NnFloat>(
     (out, cols)
 }
 
-/// Backward pass on host slices; accumulates into `gx`, `gw`, `gb`. Consumes the column matrix
-/// (its buffer is reused for the column-matrix gradient).
-#[allow(clippy::too_many_arguments)]
+/// Backward pass on host slices; accumulates into `gx` and, unless the parameters are frozen
+/// (`None`), into their gradients `(gw, gb)`. Consumes the column matrix (its buffer is reused for
+/// the column-matrix gradient).
 fn backward_host<E: NnFloat>(
     g: &Geometry,
     out_chan: usize,
@@ -287,22 +295,23 @@ fn backward_host<E: NnFloat>(
     w: &[E],
     grad_out: &[E],
     gx: &mut [E],
-    gw: &mut [E],
-    gb: &mut [E],
+    params: Option<(&mut [E], &mut [E])>,
 ) {
     let (rows, n, plane) = (g.rows(), g.cols(), g.grid_h * g.grid_w);
-    add_bias_grad(grad_out, out_chan, plane, gb);
     // (B, OUT, H'W') → (OUT, B·H'W')
     let g_cm = batch_to_channel_major(grad_out, g.batch, out_chan, plane);
-    // grad W (OUT × IN·K·K) += g_cm (OUT × B·H'W') · colsᵀ
-    matmul(
-        (out_chan, n, rows),
-        gw,
-        rows,
-        true,
-        MatRef::row_major(&g_cm, n),
-        MatRef::transposed(&cols, n),
-    );
+    if let Some((gw, gb)) = params {
+        add_bias_grad(grad_out, out_chan, plane, gb);
+        // grad W (OUT × IN·K·K) += g_cm (OUT × B·H'W') · colsᵀ
+        matmul(
+            (out_chan, n, rows),
+            gw,
+            rows,
+            true,
+            MatRef::row_major(&g_cm, n),
+            MatRef::transposed(&cols, n),
+        );
+    }
     // grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm, written over the column matrix.
     matmul(
         (rows, out_chan, n),

@@ -30,7 +30,7 @@ use super::conv2d::host_copy;
 use super::dims::ConvTransDim;
 use super::kernel::{
     add_bias_grad, add_channel_major_to_batch, batch_to_channel_major, cast, col2im, im2col,
-    matmul, Geometry, MatRef, NnDevice, NnFloat,
+    matmul, parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConvTrans2D`]: a 2-D transposed convolution with `IN` input channels, `OUT`
@@ -217,14 +217,21 @@ where
     )?;
 
     if T::OWNS_TAPE {
+        let params = parameter_grads_wanted();
         let (x_g, w_g, b_g, out_g) = (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             // Move the gradients out of the store (no copy) so that they can be used together;
             // they are put back afterwards.
             let grad_out = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
             let mut grad_x = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?));
-            let mut grad_w = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?));
-            let mut grad_b = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?));
+            let mut grad_wb = if params {
+                Some((
+                    std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?)),
+                    std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?)),
+                ))
+            } else {
+                None
+            };
             backward_host(
                 &g,
                 IN,
@@ -232,13 +239,14 @@ where
                 &w,
                 &grad_out,
                 &mut grad_x,
-                &mut grad_w,
-                &mut grad_b,
+                grad_wb.as_mut().map(|(w, b)| (&mut w[..], &mut b[..])),
             );
             *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
             *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
-            *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
-            *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
+            if let Some((grad_w, grad_b)) = grad_wb {
+                *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
+                *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
+            }
             Ok(())
         });
     }
@@ -276,8 +284,8 @@ fn forward_host<E: NnFloat>(
     (out, x_cm)
 }
 
-/// Backward pass on host slices; accumulates into `gx`, `gw`, `gb`.
-#[allow(clippy::too_many_arguments)]
+/// Backward pass on host slices; accumulates into `gx` and, unless the parameters are frozen
+/// (`None`), into their gradients `(gw, gb)`.
 fn backward_host<E: NnFloat>(
     g: &Geometry,
     in_chan: usize,
@@ -285,21 +293,22 @@ fn backward_host<E: NnFloat>(
     w: &[E],
     grad_out: &[E],
     gx: &mut [E],
-    gw: &mut [E],
-    gb: &mut [E],
+    params: Option<(&mut [E], &mut [E])>,
 ) {
     let (rows, n) = (g.rows(), g.cols());
-    add_bias_grad(grad_out, g.chan, g.img_h * g.img_w, gb);
     let g_cols = im2col(g, grad_out);
-    // grad W (IN × OUT·K·K) += x_cm (IN × B·H·W) · g_colsᵀ
-    matmul(
-        (in_chan, n, rows),
-        gw,
-        rows,
-        true,
-        MatRef::row_major(x_cm, n),
-        MatRef::transposed(&g_cols, n),
-    );
+    if let Some((gw, gb)) = params {
+        add_bias_grad(grad_out, g.chan, g.img_h * g.img_w, gb);
+        // grad W (IN × OUT·K·K) += x_cm (IN × B·H·W) · g_colsᵀ
+        matmul(
+            (in_chan, n, rows),
+            gw,
+            rows,
+            true,
+            MatRef::row_major(x_cm, n),
+            MatRef::transposed(&g_cols, n),
+        );
+    }
     // grad x_cm (IN × B·H·W) = W (IN × OUT·K·K) · g_cols
     let mut gx_cm = vec![E::default(); in_chan * n];
     matmul(

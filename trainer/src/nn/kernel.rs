@@ -95,6 +95,46 @@ impl NnDevice<f64> for Cpu {
     }
 }
 
+thread_local! {
+    /// How many [`FrozenParameters`] guards are alive on this thread.
+    static FROZEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// While a value of this type lives, the layers of this module that are run on this thread record
+/// no gradients for their parameters: their backward passes still compute the gradient of their
+/// input (so gradients reach whatever came before), but skip the weight and bias gradients and
+/// leave them out of the gradient store. Made by [`freeze_parameters`].
+///
+/// For a GAN's generator step, where the discriminator only passes gradients through to the
+/// generator and its own parameter gradients would be thrown away. It is the layer's *forward*
+/// pass that looks at the guard (what it records then holds for its backward pass).
+#[derive(Debug)]
+#[must_use = "parameters are frozen only while the guard lives"]
+pub struct FrozenParameters {
+    // Thread-bound: the count is per thread.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// Freezes the parameters of this module's layers run on this thread until the guard is dropped
+/// (see [`FrozenParameters`]).
+pub fn freeze_parameters() -> FrozenParameters {
+    FROZEN.with(|f| f.set(f.get() + 1));
+    FrozenParameters {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+impl Drop for FrozenParameters {
+    fn drop(&mut self) {
+        FROZEN.with(|f| f.set(f.get() - 1));
+    }
+}
+
+/// Whether a layer recording its backward pass now should compute its parameters' gradients.
+pub(crate) fn parameter_grads_wanted() -> bool {
+    FROZEN.with(|f| f.get() == 0)
+}
+
 /// Converts an `f64` constant to `E` (exact for the small constants used here).
 pub(crate) fn cast<E: NnFloat>(v: f64) -> E {
     // `FromPrimitive` is a supertrait of `Dtype`; for f32/f64 this never fails.

@@ -21,7 +21,7 @@ use dfdx::prelude::*;
 use rand_distr::Uniform;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, matmul, MatRef, NnDevice, NnFloat};
+use super::kernel::{cast, matmul, parameter_grads_wanted, MatRef, NnDevice, NnFloat};
 
 /// Builder for [`DeviceLinear`]: `I` inputs, `O` outputs, with bias.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +137,7 @@ where
     );
     let out = x.device().try_tensor_from_vec(y, (batch, Const::<O>))?;
     if T::OWNS_TAPE {
+        let params = parameter_grads_wanted();
         let (x_g, w_g, b_g, out_g) = (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             // Take the buffers out of the store (no copies) to use them together; put back after.
@@ -151,20 +152,22 @@ where
                 MatRef::row_major(&go, O),
                 MatRef::row_major(&w, I),
             );
-            let gw = D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?);
-            // grad W (O × I) += gᵀ (O × B) · x (B × I)
-            matmul(
-                (O, rows, I),
-                gw,
-                I,
-                true,
-                MatRef::transposed(&go, O),
-                MatRef::row_major(&xs, I),
-            );
-            let gb = D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?);
-            for row in go.chunks_exact(O) {
-                for (g, v) in gb.iter_mut().zip(row) {
-                    *g += *v;
+            if params {
+                let gw = D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?);
+                // grad W (O × I) += gᵀ (O × B) · x (B × I)
+                matmul(
+                    (O, rows, I),
+                    gw,
+                    I,
+                    true,
+                    MatRef::transposed(&go, O),
+                    MatRef::row_major(&xs, I),
+                );
+                let gb = D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?);
+                for row in go.chunks_exact(O) {
+                    for (g, v) in gb.iter_mut().zip(row) {
+                        *g += *v;
+                    }
                 }
             }
             *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = go;

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | [`Conv2D<IN, OUT, K, S, P>`](Conv2D) | convolution with bias | `nn.Conv2d(IN, OUT, K, S, P)` |
 //! | [`ConvTrans2D<IN, OUT, K, S, P>`](ConvTrans2D) | transposed convolution with bias | `nn.ConvTranspose2d(IN, OUT, K, S, P)` |
+//! | [`LabelConv2D<IN, L, OUT, K, S, P, H, W>`](LabelConv2D) | `Conv2D` whose last `L` input channels are constant label planes, fused (rows: image, then `L` values) | `nn.Conv2d` on `cat([image, planes], 1)` |
 //! | [`BatchNorm2D<C>`](BatchNorm2D) | batch normalisation, training pass fused | `nn.BatchNorm2d(C)` |
 //! | [`Linear<I, O>`](Linear) | fully connected with bias, on the own matrix kernel | `nn.Linear(I, O)` |
 //! | [`LeakyReLU<SLOPE_PER_MILLE = 200>`](LeakyReLU) | fused leaky ReLU, slope 0.2 by default | `nn.LeakyReLU(0.2)` |
@@ -56,6 +57,7 @@ mod conv2d;
 mod convtrans2d;
 pub(crate) mod dims;
 mod kernel;
+mod label_conv2d;
 mod leaky_relu;
 mod linear;
 mod reshape;
@@ -70,7 +72,8 @@ pub use batchnorm::{BatchNorm2D, DeviceBatchNorm2D};
 pub use conv2d::{try_conv2d, Conv2D, DeviceConv2D};
 pub use convtrans2d::{try_conv_trans2d, ConvTrans2D, DeviceConvTrans2D};
 pub use dims::{ConvDim, ConvTransDim, FlattenShape};
-pub use kernel::{NnDevice, NnFloat};
+pub use kernel::{freeze_parameters, FrozenParameters, NnDevice, NnFloat};
+pub use label_conv2d::{try_append_columns, DeviceLabelConv2D, LabelConv2D};
 pub use leaky_relu::{try_leaky_relu, LeakyReLU};
 pub use linear::{try_linear, DeviceLinear, Linear};
 pub use reshape::{Flatten, Unflatten};

@@ -178,11 +178,22 @@ unsafe fn block(
 /// row-major, zero-padded to a whole panel.
 fn pack_b(b: MatRef<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &mut Vec<f32>) {
     let panels = nc.div_ceil(NR);
-    out.clear();
-    out.resize(panels * kc * NR, 0.0);
-    for (pi, panel) in out.chunks_exact_mut(kc * NR).enumerate() {
+    // Every element is written below (the padding of a ragged last panel with zeros), so the
+    // reused buffer is only grown, never cleared.
+    if out.len() < panels * kc * NR {
+        out.resize(panels * kc * NR, 0.0);
+    }
+    for (pi, panel) in out[..panels * kc * NR]
+        .chunks_exact_mut(kc * NR)
+        .enumerate()
+    {
         let j0 = jc + pi * NR;
         let w = NR.min(jc + nc - j0);
+        if w < NR {
+            for row in panel.chunks_exact_mut(NR) {
+                row[w..].fill(0.0);
+            }
+        }
         if b.cs == 1 {
             for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
                 let base = (pc + p) * b.rs + j0;
@@ -212,11 +223,21 @@ fn pack_b(b: MatRef<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &
 /// (column by column), zero-padded to a whole panel.
 fn pack_a(a: MatRef<'_, f32>, ic: usize, mc: usize, pc: usize, kc: usize, out: &mut Vec<f32>) {
     let panels = mc.div_ceil(MR);
-    out.clear();
-    out.resize(panels * kc * MR, 0.0);
-    for (pi, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
+    // As in `pack_b`: every element is written, the padding rows with zeros.
+    if out.len() < panels * kc * MR {
+        out.resize(panels * kc * MR, 0.0);
+    }
+    for (pi, panel) in out[..panels * kc * MR]
+        .chunks_exact_mut(kc * MR)
+        .enumerate()
+    {
         let i0 = ic + pi * MR;
         let h = MR.min(ic + mc - i0);
+        if h < MR {
+            for col in panel.chunks_exact_mut(MR) {
+                col[h..].fill(0.0);
+            }
+        }
         if a.rs == 1 {
             // Column-major source (a transposed matrix): each column of the panel is contiguous.
             for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
@@ -375,6 +396,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn stale_packing_buffers_do_not_leak_into_results() {
+        if !available() {
+            return;
+        }
+        // One thread, so that every product packs into the same (reused, never cleared)
+        // buffers: first a large product of NaNs, then ragged ones that use only part of them.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .expect("thread pool");
+        pool.install(|| {
+            let (m, k, n) = (130, 513, 600);
+            let nan = vec![f32::NAN; m.max(n) * k];
+            let mut dst = vec![0.0f32; m * n];
+            assert!(sgemm(
+                (m, k, n),
+                &mut dst,
+                n,
+                false,
+                MatRef::row_major(&nan, k),
+                MatRef::row_major(&nan, n),
+            ));
+            let mut seed = 1000;
+            for &(m, k, n) in &[(13, 257, 33), (5, 3, 47), (121, 300, 65), (1, 1, 32)] {
+                for (a_t, b_t) in [(false, false), (true, true)] {
+                    seed += 1;
+                    check(m, k, n, a_t, b_t, false, seed);
+                }
+            }
+        });
     }
 
     #[test]

@@ -431,3 +431,49 @@ fn rayon_threads() -> String {
         std::thread::available_parallelism().map_or("?".into(), |n| n.to_string())
     })
 }
+
+/// Under [`super::freeze_parameters`] every layer kind still passes exactly the same gradient to
+/// its input, but records none for its parameters; the guard ends with its scope.
+#[test]
+fn frozen_parameters_pass_input_gradients_and_record_none() {
+    use super::{freeze_parameters, kernel::parameter_grads_wanted, LabelConv2D};
+    type Model = (
+        super::Linear<44, 44>,
+        LabelConv2D<3, 2, 4, 4, 2, 1, 6, 7>,
+        super::BatchNorm2D<4>,
+        LeakyReLU,
+        Conv2D<4, 2, 3, 1, 1>,
+        ConvTrans2D<2, 3, 4, 2, 1>,
+    );
+    let dev = Cpu::seed_from_u64(5);
+    let mut m = dev.build_module::<Model, f64>();
+    let mut frozen_m = m.clone();
+    let x: Tensor<Rank2<2, 44>, f64, _> = dev.sample_normal();
+
+    let free = m.forward_mut(x.leaky_trace()).square().sum().backward();
+    assert!(parameter_grads_wanted());
+    let y = {
+        let _frozen = freeze_parameters();
+        assert!(!parameter_grads_wanted());
+        frozen_m.forward_mut(x.leaky_trace())
+    };
+    assert!(parameter_grads_wanted());
+    let frozen = y.square().sum().backward();
+    assert_eq!(frozen.get(&x).as_vec(), free.get(&x).as_vec());
+
+    let missing = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+    // The unfrozen pass has every parameter gradient; the frozen one none.
+    let fm = &frozen_m;
+    let _ = free.get(&m.0.weight);
+    let _ = free.get(&m.5.bias);
+    assert!(missing(&|| drop(frozen.get(&fm.0.weight))));
+    assert!(missing(&|| drop(frozen.get(&fm.0.bias))));
+    assert!(missing(&|| drop(frozen.get(&fm.1.weight))));
+    assert!(missing(&|| drop(frozen.get(&fm.1.bias))));
+    assert!(missing(&|| drop(frozen.get(&fm.2.scale))));
+    assert!(missing(&|| drop(frozen.get(&fm.2.bias))));
+    assert!(missing(&|| drop(frozen.get(&fm.4.weight))));
+    assert!(missing(&|| drop(frozen.get(&fm.4.bias))));
+    assert!(missing(&|| drop(frozen.get(&fm.5.weight))));
+    assert!(missing(&|| drop(frozen.get(&fm.5.bias))));
+}

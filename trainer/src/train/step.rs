@@ -165,7 +165,6 @@ impl<'a, P: Preset> Stepper<'a, P> {
         // Training-mode forward (a throw-away tape), detached: this step trains D only.
         let fake = g.forward_mut(z_d.leaky_traced()).retaped::<NoneTape>();
         let real_logits = d.forward_mut(discriminator_input::<P, _>(
-            dev,
             real.traced(d_grads),
             &real_classes,
         ));
@@ -177,11 +176,8 @@ impl<'a, P: Preset> Stepper<'a, P> {
         let loss_real = bce(real_logits, self.ones.clone());
         let loss_real_value = loss_real.array();
         d_grads = loss_real.backward();
-        let fake_logits = d.forward_mut(discriminator_input::<P, _>(
-            dev,
-            fake.traced(d_grads),
-            d_classes,
-        ));
+        let fake_logits =
+            d.forward_mut(discriminator_input::<P, _>(fake.traced(d_grads), d_classes));
         let d_fake = fake_logits
             .retaped::<NoneTape>()
             .sigmoid()
@@ -194,10 +190,12 @@ impl<'a, P: Preset> Stepper<'a, P> {
 
         // Generator step, non-saturating: maximise log D(G(z)).
         let fake = g.forward_mut(z_g.traced(g_grads));
-        let loss_g = bce(
-            d.forward_mut(discriminator_input::<P, _>(dev, fake, g_classes)),
-            self.ones.clone(),
-        );
+        // D only passes the gradient through to G here: its own would be thrown away.
+        let logits = {
+            let _frozen = crate::nn::freeze_parameters();
+            d.forward_mut(discriminator_input::<P, _>(fake, g_classes))
+        };
+        let loss_g = bce(logits, self.ones.clone());
         let g_loss = loss_g.array();
         g_grads = loss_g.backward();
         g_opt.update_and_zero(g, &mut g_grads);
