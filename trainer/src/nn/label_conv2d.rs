@@ -298,6 +298,24 @@ impl LabelGeometry {
             })
             .collect()
     }
+    /// The converse of [`Self::valid`]: for each kernel offset `o`, the grid positions at which it
+    /// lies inside the image (a contiguous range: `pos·s + o − p` grows with `pos`).
+    fn positions(&self, grid: usize, img: usize) -> Vec<std::ops::Range<usize>> {
+        let valid = self.valid(grid, img);
+        (0..self.g.k)
+            .map(|o| {
+                let mut inside = (0..grid).filter(|&pos| valid[pos].contains(&o));
+                match inside.next() {
+                    Some(first) => {
+                        let last = inside.last().unwrap_or(first);
+                        debug_assert!((first..=last).all(|pos| valid[pos].contains(&o)));
+                        first..last + 1
+                    }
+                    None => 0..0,
+                }
+            })
+            .collect()
+    }
 }
 
 struct Forward<E> {
@@ -395,7 +413,10 @@ fn label_kernel_sums<E: NnFloat>(lg: &LabelGeometry, w: &[E]) -> Vec<E> {
 fn gradient_window_sums<E: NnFloat>(lg: &LabelGeometry, grad_out: &[E]) -> Vec<E> {
     let g = &lg.g;
     let (k, grid) = (g.k, g.grid_h * g.grid_w);
-    let (vy, vx) = (lg.valid(g.grid_h, g.img_h), lg.valid(g.grid_w, g.img_w));
+    let (py, px) = (
+        lg.positions(g.grid_h, g.img_h),
+        lg.positions(g.grid_w, g.img_w),
+    );
     let mut sums = vec![E::default(); g.batch * lg.out_chan * k * k];
     if grid == 0 || k == 0 {
         return sums;
@@ -403,27 +424,23 @@ fn gradient_window_sums<E: NnFloat>(lg: &LabelGeometry, grad_out: &[E]) -> Vec<E
     sums.par_chunks_mut(k * k)
         .zip(grad_out.par_chunks(grid))
         .for_each_init(Vec::new, |row_sums, (r, plane)| {
-            // row_sums[gy·k + kx] = Σ over the columns gx where kx is inside.
+            // row_sums[gy·k + kx] = Σ over the columns gx where kx is inside (front to back).
             row_sums.clear();
             row_sums.resize(g.grid_h * k, E::default());
             for (gy, row) in plane.chunks_exact(g.grid_w).enumerate() {
-                for kx in 0..k {
+                for (kx, cols) in px.iter().enumerate() {
                     let mut acc = E::default();
-                    for (gx, v) in row.iter().enumerate() {
-                        if vx[gx].contains(&kx) {
-                            acc += *v;
-                        }
+                    for v in &row[cols.clone()] {
+                        acc += *v;
                     }
                     row_sums[gy * k + kx] = acc;
                 }
             }
-            for ky in 0..k {
+            for (ky, rows) in py.iter().enumerate() {
                 for kx in 0..k {
                     let mut acc = E::default();
-                    for (gy, ry) in vy.iter().enumerate() {
-                        if ry.contains(&ky) {
-                            acc += row_sums[gy * k + kx];
-                        }
+                    for gy in rows.clone() {
+                        acc += row_sums[gy * k + kx];
                     }
                     r[ky * k + kx] = acc;
                 }
