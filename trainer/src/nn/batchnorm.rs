@@ -31,7 +31,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, parameter_grads_wanted, NnDevice, NnFloat};
+use super::kernel::{cast, input_grad_wanted, parameter_grads_wanted, NnDevice, NnFloat};
 
 /// Builder for [`DeviceBatchNorm2D`] over `C` channels.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -206,6 +206,8 @@ impl<const C: usize, E: NnFloat, D: NnDevice<E>> DeviceBatchNorm2D<C, E, D> {
 
         let out = x.device().try_tensor_from_vec(y, shape)?;
         let params = parameter_grads_wanted();
+        // Takes a `data_input` mark like every layer (the input gradient is computed anyway).
+        let _ = input_grad_wanted();
         let (x_g, s_g, b_g, out_g) = (
             x.ghost(),
             self.scale.ghost(),

@@ -27,8 +27,8 @@ use rand_distr::Uniform;
 
 use super::dims::ConvDim;
 use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, matmul, parameter_grads_wanted,
-    Geometry, MatRef, NnDevice, NnFloat,
+    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, input_grad_wanted, matmul,
+    parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConv2D`]: a 2-D convolution with `IN` input channels, `OUT` output channels,
@@ -215,13 +215,19 @@ where
     )?;
 
     if T::OWNS_TAPE {
-        let params = parameter_grads_wanted();
+        let (params, input) = (parameter_grads_wanted(), input_grad_wanted());
         let (x_g, w_g, b_g, out_g) = (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             // Move the output gradient out of the store (no copy) so that the input and parameter
             // gradients can be borrowed mutably; it is put back afterwards.
             let grad_out = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
-            let mut grad_x = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?));
+            let mut grad_x = if input {
+                Some(std::mem::take(D::host_vec_mut(
+                    grads.get_or_alloc_mut(&x_g)?,
+                )))
+            } else {
+                None
+            };
             let mut grad_wb = if params {
                 Some((
                     std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?)),
@@ -236,11 +242,13 @@ where
                 cols,
                 &w,
                 &grad_out,
-                &mut grad_x,
+                grad_x.as_deref_mut(),
                 grad_wb.as_mut().map(|(w, b)| (&mut w[..], &mut b[..])),
             );
             *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
-            *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
+            if let Some(grad_x) = grad_x {
+                *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
+            }
             if let Some((grad_w, grad_b)) = grad_wb {
                 *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
                 *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
@@ -285,16 +293,16 @@ fn forward_host<E: NnFloat>(
     (out, cols)
 }
 
-/// Backward pass on host slices; accumulates into `gx` and, unless the parameters are frozen
-/// (`None`), into their gradients `(gw, gb)`. Consumes the column matrix (its buffer is reused for
-/// the column-matrix gradient).
+/// Backward pass on host slices; accumulates into `gx` unless the input is data (`None`) and,
+/// unless the parameters are frozen (`None`), into their gradients `(gw, gb)`. Consumes the column
+/// matrix (its buffer is reused for the column-matrix gradient).
 fn backward_host<E: NnFloat>(
     g: &Geometry,
     out_chan: usize,
     mut cols: Vec<E>,
     w: &[E],
     grad_out: &[E],
-    gx: &mut [E],
+    gx: Option<&mut [E]>,
     params: Option<(&mut [E], &mut [E])>,
 ) {
     let (rows, n, plane) = (g.rows(), g.cols(), g.grid_h * g.grid_w);
@@ -312,6 +320,7 @@ fn backward_host<E: NnFloat>(
             MatRef::transposed(&cols, n),
         );
     }
+    let Some(gx) = gx else { return };
     // grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm, written over the column matrix.
     matmul(
         (rows, out_chan, n),

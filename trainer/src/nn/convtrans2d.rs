@@ -30,7 +30,7 @@ use super::conv2d::host_copy;
 use super::dims::ConvTransDim;
 use super::kernel::{
     add_bias_grad, add_channel_major_to_batch, batch_to_channel_major, cast, col2im, im2col,
-    matmul, parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
+    input_grad_wanted, matmul, parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConvTrans2D`]: a 2-D transposed convolution with `IN` input channels, `OUT`
@@ -218,6 +218,8 @@ where
 
     if T::OWNS_TAPE {
         let params = parameter_grads_wanted();
+        // Takes a `data_input` mark like every layer (the input gradient is computed anyway).
+        let _ = input_grad_wanted();
         let (x_g, w_g, b_g, out_g) = (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             // Move the gradients out of the store (no copy) so that they can be used together;

@@ -135,6 +135,47 @@ pub(crate) fn parameter_grads_wanted() -> bool {
     FROZEN.with(|f| f.get() == 0)
 }
 
+thread_local! {
+    /// Whether the next layer recorded on this thread gets data as input (see [`data_input`]).
+    static DATA_INPUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While a value of this type lives, the *next* layer of this module that records a backward pass
+/// on this thread treats its input as data: it computes no gradient for it (its parameters'
+/// gradients are unchanged). Made by [`data_input`].
+///
+/// For a discriminator step on a batch of images: nothing needs the gradient with respect to the
+/// images, and for the first convolution it is a matrix product and a col2im per batch. Every
+/// layer of this module takes the mark when it records (those with a cheap input gradient then
+/// simply ignore it), so it can only ever reach the first of them; whatever runs before that layer
+/// must not need gradients either (dfdx's parameter-free ops such as reshapes are fine). Dropping
+/// the guard clears an unused mark.
+#[derive(Debug)]
+#[must_use = "the input counts as data only while the guard lives"]
+pub struct DataInput {
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// Marks the input of the next layer recorded on this thread as data (see [`DataInput`]).
+pub fn data_input() -> DataInput {
+    DATA_INPUT.with(|f| f.set(true));
+    DataInput {
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+impl Drop for DataInput {
+    fn drop(&mut self) {
+        DATA_INPUT.with(|f| f.set(false));
+    }
+}
+
+/// Whether a layer recording its backward pass now should compute its input's gradient; takes
+/// the [`data_input`] mark (every layer of this module calls it once when it records).
+pub(crate) fn input_grad_wanted() -> bool {
+    !DATA_INPUT.with(|f| f.replace(false))
+}
+
 /// Converts an `f64` constant to `E` (exact for the small constants used here).
 pub(crate) fn cast<E: NnFloat>(v: f64) -> E {
     // `FromPrimitive` is a supertrait of `Dtype`; for f32/f64 this never fails.

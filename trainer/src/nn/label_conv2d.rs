@@ -30,8 +30,8 @@ use rayon::prelude::*;
 use super::conv2d::host_copy;
 use super::dims::ConvDim;
 use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, matmul, parameter_grads_wanted,
-    Geometry, MatRef, NnDevice, NnFloat,
+    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, input_grad_wanted, matmul,
+    parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceLabelConv2D`]: `Conv2D<IN, OUT, K, S, P>` on `H × W` images whose last `L`
@@ -230,10 +230,16 @@ where
                 out.ghost(),
             );
             let (cols, labels) = (fwd.cols, fwd.labels);
-            let params = parameter_grads_wanted();
+            let (params, input) = (parameter_grads_wanted(), input_grad_wanted());
             tape.add_backward_op(move |grads| {
                 let grad_out = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
-                let mut grad_x = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?));
+                let mut grad_x = if input {
+                    Some(std::mem::take(D::host_vec_mut(
+                        grads.get_or_alloc_mut(&x_g)?,
+                    )))
+                } else {
+                    None
+                };
                 let mut grad_wb = if params {
                     Some((
                         std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?)),
@@ -248,11 +254,13 @@ where
                     &labels,
                     &w,
                     &grad_out,
-                    &mut grad_x,
+                    grad_x.as_deref_mut(),
                     grad_wb.as_mut().map(|(w, b)| (&mut w[..], &mut b[..])),
                 );
                 *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
-                *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
+                if let Some(grad_x) = grad_x {
+                    *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
+                }
                 if let Some((grad_w, grad_b)) = grad_wb {
                     *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
                     *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
@@ -307,7 +315,7 @@ impl LabelGeometry {
                 let mut inside = (0..grid).filter(|&pos| valid[pos].contains(&o));
                 match inside.next() {
                     Some(first) => {
-                        let last = inside.last().unwrap_or(first);
+                        let last = inside.next_back().unwrap_or(first);
                         debug_assert!((first..=last).all(|pos| valid[pos].contains(&o)));
                         first..last + 1
                     }
@@ -449,16 +457,16 @@ fn gradient_window_sums<E: NnFloat>(lg: &LabelGeometry, grad_out: &[E]) -> Vec<E
     sums
 }
 
-/// Backward pass on host slices; accumulates into `gx` (rows: image, labels) and, unless the
-/// parameters are frozen (`None`), into their gradients `(gw, gb)`. Consumes the column matrix
-/// (its buffer is reused for the column-matrix gradient).
+/// Backward pass on host slices; accumulates into `gx` (rows: image, labels) unless the input is
+/// data (`None`) and, unless the parameters are frozen (`None`), into their gradients `(gw, gb)`.
+/// Consumes the column matrix (its buffer is reused for the column-matrix gradient).
 fn backward_host<E: NnFloat>(
     lg: &LabelGeometry,
     mut cols: Vec<E>,
     labels: &[E],
     w: &[E],
     grad_out: &[E],
-    gx: &mut [E],
+    mut gx: Option<&mut [E]>,
     mut params: Option<(&mut [E], &mut [E])>,
 ) {
     let g = &lg.g;
@@ -478,7 +486,7 @@ fn backward_host<E: NnFloat>(
             MatRef::transposed(&cols, n),
         );
     }
-    if rows > 0 {
+    if let (true, Some(gx)) = (rows > 0, gx.as_deref_mut()) {
         matmul(
             (rows, out_chan, n),
             &mut cols,
@@ -500,7 +508,7 @@ fn backward_host<E: NnFloat>(
     }
 
     // Label planes, through the window sums of the output gradient.
-    if nl == 0 || kk == 0 {
+    if nl == 0 || kk == 0 || (params.is_none() && gx.is_none()) {
         return;
     }
     let r = gradient_window_sums(lg, grad_out);
@@ -509,6 +517,7 @@ fn backward_host<E: NnFloat>(
         label_weight_grad(lg, labels, &r, gw);
     }
     // gx[b][labels l] += Σ_o Σ_kk w[o][C + l][kk] · R[b][o][kk]: images in parallel.
+    let Some(gx) = gx else { return };
     gx.par_chunks_mut(lg.x_row())
         .enumerate()
         .for_each(|(b, x_row)| {
@@ -555,6 +564,7 @@ fn label_weight_grad<E: NnFloat>(lg: &LabelGeometry, labels: &[E], r: &[E], gw: 
 ///
 /// # Panics
 /// If `extra.len()` is not a multiple of the batch size (or non-empty for an empty batch).
+#[allow(clippy::type_complexity)] // the output type spelled out is the clearest documentation
 pub fn try_append_columns<const N: usize, E, D, B, T>(
     x: Tensor<(B, Const<N>), E, D, T>,
     extra: &[E],
@@ -592,6 +602,8 @@ where
     }
     let out = x.device().try_tensor_from_vec(y, (batch, width))?;
     if T::OWNS_TAPE {
+        // Takes a `data_input` mark like every layer; the copy backward costs next to nothing.
+        let _ = input_grad_wanted();
         let (x_g, out_g) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let go = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));

@@ -26,7 +26,7 @@
 use dfdx::prelude::*;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, NnDevice, NnFloat};
+use super::kernel::{cast, input_grad_wanted, NnDevice, NnFloat};
 use rayon::prelude::*;
 
 /// Elements per parallel task (elementwise, so the split cannot change any result).
@@ -90,6 +90,8 @@ pub fn try_leaky_relu<S: Shape, E: NnFloat, D: NnDevice<E>, T: Tape<E, D>>(
             }
         });
     let out = x.device().try_tensor_from_vec(ys, *x.shape())?;
+    // Takes a `data_input` mark like every layer (the input gradient is computed anyway).
+    let _ = input_grad_wanted();
     let (x_g, out_g) = (x.ghost(), out.ghost());
     tape.add_backward_op(move |grads| {
         // Move the output gradient out of the store (no copy) to use it next to the input

@@ -21,7 +21,9 @@ use dfdx::prelude::*;
 use rand_distr::Uniform;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, matmul, parameter_grads_wanted, MatRef, NnDevice, NnFloat};
+use super::kernel::{
+    cast, input_grad_wanted, matmul, parameter_grads_wanted, MatRef, NnDevice, NnFloat,
+};
 
 /// Builder for [`DeviceLinear`]: `I` inputs, `O` outputs, with bias.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -137,21 +139,23 @@ where
     );
     let out = x.device().try_tensor_from_vec(y, (batch, Const::<O>))?;
     if T::OWNS_TAPE {
-        let params = parameter_grads_wanted();
+        let (params, input) = (parameter_grads_wanted(), input_grad_wanted());
         let (x_g, w_g, b_g, out_g) = (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             // Take the buffers out of the store (no copies) to use them together; put back after.
             let go = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
-            let gx = D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?);
-            // grad x (B × I) += g (B × O) · W (O × I)
-            matmul(
-                (rows, O, I),
-                gx,
-                I,
-                true,
-                MatRef::row_major(&go, O),
-                MatRef::row_major(&w, I),
-            );
+            if input {
+                let gx = D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?);
+                // grad x (B × I) += g (B × O) · W (O × I)
+                matmul(
+                    (rows, O, I),
+                    gx,
+                    I,
+                    true,
+                    MatRef::row_major(&go, O),
+                    MatRef::row_major(&w, I),
+                );
+            }
             if params {
                 let gw = D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?);
                 // grad W (O × I) += gᵀ (O × B) · x (B × I)

@@ -72,7 +72,7 @@ pub use batchnorm::{BatchNorm2D, DeviceBatchNorm2D};
 pub use conv2d::{try_conv2d, Conv2D, DeviceConv2D};
 pub use convtrans2d::{try_conv_trans2d, ConvTrans2D, DeviceConvTrans2D};
 pub use dims::{ConvDim, ConvTransDim, FlattenShape};
-pub use kernel::{freeze_parameters, FrozenParameters, NnDevice, NnFloat};
+pub use kernel::{data_input, freeze_parameters, DataInput, FrozenParameters, NnDevice, NnFloat};
 pub use label_conv2d::{try_append_columns, DeviceLabelConv2D, LabelConv2D};
 pub use leaky_relu::{try_leaky_relu, LeakyReLU};
 pub use linear::{try_linear, DeviceLinear, Linear};

@@ -477,3 +477,83 @@ fn frozen_parameters_pass_input_gradients_and_record_none() {
     assert!(missing(&|| drop(frozen.get(&fm.5.weight))));
     assert!(missing(&|| drop(frozen.get(&fm.5.bias))));
 }
+
+/// Under [`super::data_input`] the first layer computes no input gradient but the same parameter
+/// gradients; the mark goes to the first layer of this module only, whatever its kind.
+#[test]
+fn data_input_skips_only_the_first_layers_input_gradient() {
+    use super::{data_input, BatchNorm2D, LabelConv2D, Linear as OwnLinear};
+    let missing = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+    let dev = Cpu::seed_from_u64(6);
+
+    // Runs `m` on `x` with and without the mark; returns both gradient stores.
+    macro_rules! both {
+        ($m:expr, $x:expr) => {{
+            let mut a = $m.clone();
+            let mut b = $m.clone();
+            let free = a.forward_mut($x.leaky_trace()).square().sum().backward();
+            let y = {
+                let _data = data_input();
+                b.forward_mut($x.leaky_trace())
+            };
+            (free, y.square().sum().backward())
+        }};
+    }
+
+    // A label convolution first: no input gradient, the same parameter gradients.
+    let m = dev.build_module::<(
+        LabelConv2D<3, 2, 4, 4, 2, 1, 6, 7>,
+        LeakyReLU,
+        Conv2D<4, 2, 3, 1, 1>,
+    ), f64>();
+    let x: Tensor<Rank2<2, 44>, f64, _> = dev.sample_normal();
+    let (free, data) = both!(m, x);
+    assert!(missing(&|| drop(data.get(&x))));
+    let _ = free.get(&x);
+    assert_eq!(
+        free.get(&m.0.weight).as_vec(),
+        data.get(&m.0.weight).as_vec()
+    );
+    assert_eq!(
+        free.get(&m.2.weight).as_vec(),
+        data.get(&m.2.weight).as_vec()
+    );
+    assert_eq!(free.get(&m.0.bias).as_vec(), data.get(&m.0.bias).as_vec());
+
+    // A convolution first.
+    let m = dev.build_module::<(Conv2D<3, 4, 4, 2, 1>, BatchNorm2D<4>, LeakyReLU), f64>();
+    let x: Tensor<Rank4<2, 3, 6, 7>, f64, _> = dev.sample_normal();
+    let (free, data) = both!(m, x);
+    assert!(missing(&|| drop(data.get(&x))));
+    assert_eq!(
+        free.get(&m.0.weight).as_vec(),
+        data.get(&m.0.weight).as_vec()
+    );
+    assert_eq!(free.get(&m.1.scale).as_vec(), data.get(&m.1.scale).as_vec());
+
+    // A linear layer first.
+    let m = dev.build_module::<(OwnLinear<44, 8>, LeakyReLU, OwnLinear<8, 3>), f64>();
+    let x: Tensor<Rank2<2, 44>, f64, _> = dev.sample_normal();
+    let (free, data) = both!(m, x);
+    assert!(missing(&|| drop(data.get(&x))));
+    assert_eq!(
+        free.get(&m.0.weight).as_vec(),
+        data.get(&m.0.weight).as_vec()
+    );
+    assert_eq!(
+        free.get(&m.2.weight).as_vec(),
+        data.get(&m.2.weight).as_vec()
+    );
+
+    // A layer that ignores the mark still takes it: the convolution after it is unaffected.
+    let m = dev.build_module::<(BatchNorm2D<3>, Conv2D<3, 4, 4, 2, 1>), f64>();
+    let x: Tensor<Rank4<2, 3, 6, 7>, f64, _> = dev.sample_normal();
+    let (free, data) = both!(m, x);
+    assert_eq!(free.get(&x).as_vec(), data.get(&x).as_vec());
+
+    // An unused mark ends with its guard.
+    drop(data_input());
+    let m = dev.build_module::<Conv2D<3, 4, 4, 2, 1>, f64>();
+    let g = m.forward(x.leaky_trace()).sum().backward();
+    let _ = g.get(&x);
+}

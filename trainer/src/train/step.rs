@@ -164,10 +164,12 @@ impl<'a, P: Preset> Stepper<'a, P> {
         // Discriminator step: maximise log D(x) + log(1 - D(G(z))).
         // Training-mode forward (a throw-away tape), detached: this step trains D only.
         let fake = g.forward_mut(z_d.leaky_traced()).retaped::<NoneTape>();
-        let real_logits = d.forward_mut(discriminator_input::<P, _>(
-            real.traced(d_grads),
-            &real_classes,
-        ));
+        // Both batches are data here: D's first layer computes no gradient for its input.
+        let real_input = discriminator_input::<P, _>(real, &real_classes).traced(d_grads);
+        let real_logits = {
+            let _data = crate::nn::data_input();
+            d.forward_mut(real_input)
+        };
         let d_real = real_logits
             .retaped::<NoneTape>()
             .sigmoid()
@@ -176,8 +178,11 @@ impl<'a, P: Preset> Stepper<'a, P> {
         let loss_real = bce(real_logits, self.ones.clone());
         let loss_real_value = loss_real.array();
         d_grads = loss_real.backward();
-        let fake_logits =
-            d.forward_mut(discriminator_input::<P, _>(fake.traced(d_grads), d_classes));
+        let fake_input = discriminator_input::<P, _>(fake, d_classes).traced(d_grads);
+        let fake_logits = {
+            let _data = crate::nn::data_input();
+            d.forward_mut(fake_input)
+        };
         let d_fake = fake_logits
             .retaped::<NoneTape>()
             .sigmoid()
