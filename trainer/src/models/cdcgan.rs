@@ -1,7 +1,7 @@
 //! The `dcgan` reference made class-conditional (Mirza & Osindero, 2014, in DCGAN form): the
 //! generator gets a one-hot class concatenated to z, the discriminator gets the class as 10
-//! one-hot input planes beside the image (a fused
-//! [`LabelConv2D`]: the discriminator's input rows are the image and the one-hot class). Everything else is the `dcgan` preset.
+//! one-hot input planes beside the image (a fused [`LabelConv2D`]: the discriminator's input rows
+//! are the image and the one-hot class). Everything else is the `dcgan` preset.
 
 use super::Preset;
 use crate::nn::{

@@ -1,7 +1,8 @@
 //! The class-conditional `mcu` generator, inside the same firmware budget: its input is still
 //! `firmware_core::arch::LATENT_DIM` (32) wide, split into 22 latent values and the one-hot class,
 //! so the int8 network, its flash, RAM and multiply-accumulates are exactly `mcu`'s. The
-//! discriminator is `mcu`'s with the 10 one-hot label planes beside the image.
+//! discriminator is `mcu`'s with the 10 one-hot label planes beside the image (a fused
+//! [`LabelConv2D`]: its input rows are the image and the one-hot class).
 
 use super::{Preset, CLASSES};
 use crate::nn::{
