@@ -28,7 +28,7 @@ use rand_distr::Uniform;
 use super::dims::ConvDim;
 use super::kernel::{
     add_bias_grad, batch_to_channel_major, cast, col2im, im2col, input_grad_wanted, matmul,
-    parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
+    parameter_grads_wanted, recycle, scratch, Geometry, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConv2D`]: a 2-D convolution with `IN` input channels, `OUT` output channels,
@@ -270,7 +270,8 @@ fn forward_host<E: NnFloat>(
     let (rows, n, plane) = (g.rows(), g.cols(), g.grid_h * g.grid_w);
     let cols = im2col(g, x);
     // out_cm (OUT × B·H'·W') = W (OUT × IN·K·K) · cols (IN·K·K × B·H'·W')
-    let mut out_cm = vec![E::default(); out_chan * n];
+    // Overwritten completely by the (non-accumulating) product.
+    let mut out_cm = scratch(out_chan * n);
     matmul(
         (out_chan, rows, n),
         &mut out_cm,
@@ -290,6 +291,7 @@ fn forward_host<E: NnFloat>(
             }
         });
     }
+    recycle(out_cm);
     (out, cols)
 }
 
@@ -320,7 +322,11 @@ fn backward_host<E: NnFloat>(
             MatRef::transposed(&cols, n),
         );
     }
-    let Some(gx) = gx else { return };
+    let Some(gx) = gx else {
+        recycle(g_cm);
+        recycle(cols);
+        return;
+    };
     // grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm, written over the column matrix.
     matmul(
         (rows, out_chan, n),
@@ -331,6 +337,8 @@ fn backward_host<E: NnFloat>(
         MatRef::row_major(&g_cm, n),
     );
     col2im(g, &cols, gx);
+    recycle(g_cm);
+    recycle(cols);
 }
 
 #[cfg(test)]

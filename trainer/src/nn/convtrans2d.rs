@@ -30,7 +30,8 @@ use super::conv2d::host_copy;
 use super::dims::ConvTransDim;
 use super::kernel::{
     add_bias_grad, add_channel_major_to_batch, batch_to_channel_major, cast, col2im, im2col,
-    input_grad_wanted, matmul, parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
+    input_grad_wanted, matmul, parameter_grads_wanted, recycle, scratch, Geometry, MatRef,
+    NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConvTrans2D`]: a 2-D transposed convolution with `IN` input channels, `OUT`
@@ -267,7 +268,8 @@ fn forward_host<E: NnFloat>(
     let (rows, n, out_plane) = (g.rows(), g.cols(), g.img_h * g.img_w);
     let x_cm = batch_to_channel_major(x, g.batch, in_chan, g.grid_h * g.grid_w);
     // cols (OUT·K·K × B·H·W) = Wᵀ (OUT·K·K × IN) · x_cm (IN × B·H·W)
-    let mut cols = vec![E::default(); g.cols_len()];
+    // Overwritten completely by the (non-accumulating) product.
+    let mut cols = scratch(g.cols_len());
     matmul(
         (rows, in_chan, n),
         &mut cols,
@@ -283,6 +285,7 @@ fn forward_host<E: NnFloat>(
         }
     }
     col2im(g, &cols, &mut out);
+    recycle(cols);
     (out, x_cm)
 }
 
@@ -312,7 +315,8 @@ fn backward_host<E: NnFloat>(
         );
     }
     // grad x_cm (IN × B·H·W) = W (IN × OUT·K·K) · g_cols
-    let mut gx_cm = vec![E::default(); in_chan * n];
+    // Overwritten completely by the (non-accumulating) product.
+    let mut gx_cm = scratch(in_chan * n);
     matmul(
         (in_chan, rows, n),
         &mut gx_cm,
@@ -322,6 +326,8 @@ fn backward_host<E: NnFloat>(
         MatRef::row_major(&g_cols, n),
     );
     add_channel_major_to_batch(&gx_cm, g.batch, in_chan, g.grid_h * g.grid_w, gx);
+    recycle(gx_cm);
+    recycle(g_cols);
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ mod sealed {
     pub trait Sealed: Sized {
         /// Square root (the float types' own).
         fn nn_sqrt(self) -> Self;
+        /// This type's pool of reusable temporaries (see [`super::scratch`]).
+        fn pool() -> &'static std::sync::Mutex<Vec<Vec<Self>>>;
         /// The product on this crate's own kernel, if it has one for this type, CPU and shape;
         /// `false` (nothing written) sends it to `gemm`. Arguments as [`super::matmul`].
         fn own_matmul(
@@ -45,6 +47,10 @@ mod sealed {
         fn nn_sqrt(self) -> Self {
             self.sqrt()
         }
+        fn pool() -> &'static std::sync::Mutex<Vec<Vec<Self>>> {
+            static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+            &POOL
+        }
         fn own_matmul(
             dims: (usize, usize, usize),
             dst: &mut [f32],
@@ -61,6 +67,10 @@ mod sealed {
         fn nn_sqrt(self) -> Self {
             self.sqrt()
         }
+        fn pool() -> &'static std::sync::Mutex<Vec<Vec<Self>>> {
+            static POOL: std::sync::Mutex<Vec<Vec<f64>>> = std::sync::Mutex::new(Vec::new());
+            &POOL
+        }
     }
 }
 
@@ -71,6 +81,50 @@ mod sealed {
 pub trait NnFloat: Dtype + std::ops::Neg<Output = Self> + SampleUniform + sealed::Sealed {}
 impl NnFloat for f32 {}
 impl NnFloat for f64 {}
+
+/// Buffers of at least this many elements go back to the pool ([`recycle`]); smaller ones are
+/// cheap to allocate.
+const POOL_MIN_LEN: usize = 1 << 14;
+/// Buffers the pool of each element type keeps at most (a D forward pass keeps its column
+/// matrices until its backward pass, so several are in use at once).
+const POOL_KEEP: usize = 12;
+
+/// A buffer of `len` elements whose contents are unspecified (stale values of an earlier use, or
+/// zeros): for temporaries that the caller overwrites completely before reading, such as the
+/// column matrices and the outputs of non-accumulating matrix products.
+///
+/// Taken from the pool that [`recycle`] fills (the smallest buffer that is large enough), so
+/// that the 13 MB column matrices of the DCGAN layers are neither zeroed (`calloc`'s `memset`)
+/// nor faulted in afresh on every use. Which buffer is reused can depend on timing, but no value
+/// in it is ever read before being written, so results cannot.
+pub(crate) fn scratch<E: NnFloat>(len: usize) -> Vec<E> {
+    let mut v = if len >= POOL_MIN_LEN {
+        let mut pool = E::pool().lock().unwrap_or_else(|e| e.into_inner());
+        let best = (0..pool.len())
+            .filter(|&i| pool[i].capacity() >= len)
+            .min_by_key(|&i| pool[i].capacity());
+        best.map(|i| pool.swap_remove(i)).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    if v.len() >= len {
+        v.truncate(len);
+    } else {
+        v.resize(len, E::default());
+    }
+    v
+}
+
+/// Hands a temporary back for [`scratch`] to reuse (dropped if small, or if the pool is full).
+pub(crate) fn recycle<E: NnFloat>(v: Vec<E>) {
+    if v.len() < POOL_MIN_LEN {
+        return;
+    }
+    let mut pool = E::pool().lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < POOL_KEEP {
+        pool.push(v);
+    }
+}
 
 /// A dfdx device whose tensor and gradient buffers live in host memory, so that the CPU kernels in
 /// this module can work on them. Implemented for [`Cpu`].
@@ -289,11 +343,13 @@ impl<E: Dtype> PaddedPlanes<E> {
 ///
 /// # Panics
 /// If the image length does not match `g`.
-pub(crate) fn im2col<E: Dtype>(g: &Geometry, img: &[E]) -> Vec<E> {
+pub(crate) fn im2col<E: NnFloat>(g: &Geometry, img: &[E]) -> Vec<E> {
     assert_eq!(img.len(), g.img_len(), "im2col: image length");
     let gather = Gather::new(g);
     let (grid, kk) = (g.grid_h * g.grid_w, g.k * g.k);
-    let mut cols = vec![E::default(); g.cols_len()];
+    // Every element is written below (`cols_len = chan · kk·cols`: each channel's chunk is
+    // `kk·batch` blocks of `grid`, each filled by its gather), so stale contents are fine.
+    let mut cols = scratch(g.cols_len());
     if cols.is_empty() {
         return cols;
     }
@@ -356,7 +412,8 @@ pub(crate) fn col2im<E: Dtype>(g: &Geometry, cols: &[E], img: &mut [E]) {
 }
 
 /// `(batch, chan, plane)` → `(chan, batch·plane)`: writes `dst[c][b·plane + i] = src[b][c][i]`.
-pub(crate) fn batch_to_channel_major<E: Dtype>(
+/// The result comes from [`scratch`] (every element is overwritten); [`recycle`] it when done.
+pub(crate) fn batch_to_channel_major<E: NnFloat>(
     src: &[E],
     batch: usize,
     chan: usize,
@@ -366,7 +423,7 @@ pub(crate) fn batch_to_channel_major<E: Dtype>(
     if batch == 1 || plane == 0 {
         return src.to_vec();
     }
-    let mut dst = vec![E::default(); src.len()];
+    let mut dst = scratch(src.len());
     dst.par_chunks_mut(batch * plane)
         .enumerate()
         .for_each(|(c, out)| {
@@ -625,6 +682,65 @@ mod tests {
         for g in geometries() {
             let img = random(&mut rng, g.img_len());
             assert_eq!(im2col(&g, &img), im2col_reference(&g, &img), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn pooled_temporaries_are_fully_overwritten() {
+        // Stale NaN-filled buffers in the pool, larger than what is asked for: im2col,
+        // batch_to_channel_major and a non-accumulating product must not let any of it through.
+        // (Other tests share the pool; whatever they leave there is overwritten the same way.)
+        let big = 4 * POOL_MIN_LEN;
+        for _ in 0..POOL_KEEP {
+            recycle(vec![f64::NAN; big]);
+        }
+        let mut rng = StdRng::seed_from_u64(7);
+        let g = Geometry {
+            batch: 4,
+            chan: 16,
+            img_h: 14,
+            img_w: 14,
+            grid_h: 7,
+            grid_w: 7,
+            k: 4,
+            s: 2,
+            p: 1,
+        };
+        assert!(g.cols_len() >= POOL_MIN_LEN && g.cols_len() < big);
+        let img = random(&mut rng, g.img_len());
+        let cols = im2col(&g, &img);
+        assert_eq!(cols, im2col_reference(&g, &img));
+        recycle(cols);
+        let plane = g.img_h * g.img_w;
+        let cm = batch_to_channel_major(&img, g.batch, g.chan, plane);
+        for b in 0..g.batch {
+            for c in 0..g.chan {
+                assert_eq!(
+                    cm[(c * g.batch + b) * plane..][..plane],
+                    img[(b * g.chan + c) * plane..][..plane]
+                );
+            }
+        }
+        recycle(cm);
+        for _ in 0..POOL_KEEP {
+            recycle(vec![f64::NAN; big]);
+        }
+        let (m, k, n) = (64, 16, 300);
+        let (a, b) = (random(&mut rng, m * k), random(&mut rng, k * n));
+        let mut dst = scratch::<f64>(m * n);
+        matmul(
+            (m, k, n),
+            &mut dst,
+            n,
+            false,
+            MatRef::row_major(&a, k),
+            MatRef::row_major(&b, n),
+        );
+        for i in 0..m {
+            for j in 0..n {
+                let want: f64 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                assert!((dst[i * n + j] - want).abs() < 1e-12, "({i}, {j})");
+            }
         }
     }
 

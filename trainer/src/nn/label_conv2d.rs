@@ -31,7 +31,7 @@ use super::conv2d::host_copy;
 use super::dims::ConvDim;
 use super::kernel::{
     add_bias_grad, batch_to_channel_major, cast, col2im, im2col, input_grad_wanted, matmul,
-    parameter_grads_wanted, Geometry, MatRef, NnDevice, NnFloat,
+    parameter_grads_wanted, recycle, scratch, Geometry, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceLabelConv2D`]: `Conv2D<IN, OUT, K, S, P>` on `H × W` images whose last `L`
@@ -362,7 +362,8 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
     // The image part: out_cm (OUT × B·grid) = W_img (OUT × rows) · cols (rows × B·grid), where
     // W_img is the first `rows` columns of each weight row.
     let cols = im2col(g, &img);
-    let mut out_cm = vec![E::default(); out_chan * n];
+    // Overwritten completely by the (non-accumulating) product.
+    let mut out_cm = scratch(out_chan * n);
     matmul(
         (out_chan, rows, n),
         &mut out_cm,
@@ -383,6 +384,7 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
             }
         });
     }
+    recycle(out_cm);
     Forward { out, cols, labels }
 }
 
@@ -506,6 +508,8 @@ fn backward_host<E: NnFloat>(
             }
         }
     }
+    recycle(g_cm);
+    recycle(cols);
 
     // Label planes, through the window sums of the output gradient.
     if nl == 0 || kk == 0 || (params.is_none() && gx.is_none()) {
