@@ -151,8 +151,11 @@ where
 }
 
 /// Copies a contiguous tensor's elements to a host vector.
+///
+/// The buffer comes from [`scratch`] (`copy_into` overwrites all of it); callers that only need it
+/// for the moment [`recycle`] it.
 pub(crate) fn host_copy<S: Shape, E: NnFloat, D: NnDevice<E>, T>(t: &Tensor<S, E, D, T>) -> Vec<E> {
-    let mut v = vec![E::default(); t.shape().num_elements()];
+    let mut v = scratch(t.shape().num_elements());
     // For a contiguous tensor the storage order is the logical row-major order. (`copy_into`
     // panics if the storage length differs, e.g. for a broadcast tensor.)
     t.copy_into(&mut v);
@@ -208,7 +211,9 @@ where
         p: P,
     };
     let w = host_copy(weight);
-    let (out, cols) = forward_host(&g, OUT, &host_copy(&x), &w, &host_copy(bias));
+    let xs = host_copy(&x);
+    let (out, cols) = forward_host(&g, OUT, &xs, &w, &host_copy(bias));
+    recycle(xs);
     let out = x.device().try_tensor_from_vec(
         out,
         (batch, Const::<OUT>, H::Out::default(), W::Out::default()),

@@ -211,7 +211,9 @@ where
         p: P,
     };
     let w = host_copy(weight);
-    let (out, x_cm) = forward_host(&g, IN, &host_copy(&x), &w, &host_copy(bias));
+    let xs = host_copy(&x);
+    let (out, x_cm) = forward_host(&g, IN, &xs, &w, &host_copy(bias));
+    recycle(xs);
     let out = x.device().try_tensor_from_vec(
         out,
         (batch, Const::<OUT>, H::Out::default(), W::Out::default()),

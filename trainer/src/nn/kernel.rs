@@ -100,8 +100,10 @@ const POOL_KEEP: usize = 12;
 pub(crate) fn scratch<E: NnFloat>(len: usize) -> Vec<E> {
     let mut v = if len >= POOL_MIN_LEN {
         let mut pool = E::pool().lock().unwrap_or_else(|e| e.into_inner());
+        // At most twice the size asked for: a buffer that ends up in a tensor is not given back,
+        // and should not hold on to much more memory than it uses.
         let best = (0..pool.len())
-            .filter(|&i| pool[i].capacity() >= len)
+            .filter(|&i| (len..=2 * len).contains(&pool[i].capacity()))
             .min_by_key(|&i| pool[i].capacity());
         best.map(|i| pool.swap_remove(i)).unwrap_or_default()
     } else {

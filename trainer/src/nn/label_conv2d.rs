@@ -217,7 +217,9 @@ where
             out_chan: OUT,
         };
         let w = host_copy(&self.weight);
-        let fwd = forward_host(&lg, &host_copy(&x), &w, &host_copy(&self.bias));
+        let xs = host_copy(&x);
+        let fwd = forward_host(&lg, &xs, &w, &host_copy(&self.bias));
+        recycle(xs);
         let out = x.device().try_tensor_from_vec(
             fwd.out,
             (batch, Const::<OUT>, Default::default(), Default::default()),
