@@ -31,7 +31,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, input_grad_wanted, parameter_grads_wanted, NnDevice, NnFloat};
+use super::kernel::{cast, input_grad_wanted, parameter_grads_wanted, scratch, NnDevice, NnFloat};
 
 /// Builder for [`DeviceBatchNorm2D`] over `C` channels.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -292,7 +292,8 @@ fn normalise<E: NnFloat>(
     let mul: Vec<E> = (0..chan)
         .map(|c| scale[c] * cast::<E>(stats.inv_std[c]))
         .collect();
-    let mut y = vec![E::default(); x.len()];
+    // Every element is written below (`x.len()` is a whole number of `chan · plane` images).
+    let mut y = scratch(x.len());
     if plane == 0 {
         return y;
     }

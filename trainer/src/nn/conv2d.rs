@@ -286,7 +286,8 @@ fn forward_host<E: NnFloat>(
         MatRef::row_major(&cols, n),
     );
     // (OUT, B, H'W') → (B, OUT, H'W'), adding the bias on the way; planes in parallel.
-    let mut out = vec![E::default(); out_cm.len()];
+    // Every element is written below (one task per `(b, o)` plane).
+    let mut out = scratch(out_cm.len());
     if plane > 0 {
         use rayon::prelude::*;
         out.par_chunks_mut(plane).enumerate().for_each(|(bo, dst)| {
