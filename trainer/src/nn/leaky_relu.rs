@@ -81,12 +81,18 @@ pub fn try_leaky_relu<S: Shape, E: NnFloat, D: NnDevice<E>, T: Tape<E, D>>(
             .try_tensor_from_vec(ys, *x.shape())?
             .put_tape(tape));
     }
-    let mut ys = vec![E::default(); xs.len()];
+    // In place on the copy of the input; backward only needs the sign of each input (`x > 0`),
+    // kept as one byte per element instead of a second full-size copy of the input.
+    let mut ys = xs;
+    let mut positive = vec![false; ys.len()];
     ys.par_chunks_mut(CHUNK)
-        .zip(xs.par_chunks(CHUNK))
-        .for_each(|(y, x)| {
-            for (o, &v) in y.iter_mut().zip(x) {
-                *o = f(v);
+        .zip(positive.par_chunks_mut(CHUNK))
+        .for_each(|(y, p)| {
+            for (v, p) in y.iter_mut().zip(p) {
+                *p = *v > zero;
+                if !*p {
+                    *v *= slope;
+                }
             }
         });
     let out = x.device().try_tensor_from_vec(ys, *x.shape())?;
@@ -100,10 +106,10 @@ pub fn try_leaky_relu<S: Shape, E: NnFloat, D: NnDevice<E>, T: Tape<E, D>>(
         let grad_x = D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?);
         grad_x
             .par_chunks_mut(CHUNK)
-            .zip(grad_out.par_chunks(CHUNK).zip(xs.par_chunks(CHUNK)))
-            .for_each(|(gx, (go, x))| {
-                for ((gx, &go), &v) in gx.iter_mut().zip(go).zip(x) {
-                    *gx += if v > zero { go } else { go * slope };
+            .zip(grad_out.par_chunks(CHUNK).zip(positive.par_chunks(CHUNK)))
+            .for_each(|(gx, (go, p))| {
+                for ((gx, &go), &p) in gx.iter_mut().zip(go).zip(p) {
+                    *gx += if p { go } else { go * slope };
                 }
             });
         *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
