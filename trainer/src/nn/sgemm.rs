@@ -194,7 +194,16 @@ fn pack_b(b: MatRef<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &
                 row[w..].fill(0.0);
             }
         }
-        if b.cs == 1 {
+        if b.cs == 1 && w == NR {
+            // Whole panels: a copy of a fixed `NR` floats compiles to two vector moves, where
+            // the `w`-sized copy below is a `memmove` call per 128-byte row.
+            for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
+                let base = (pc + p) * b.rs + j0;
+                let src: &[f32; NR] = b.data[base..base + NR].try_into().expect("NR floats");
+                let dst: &mut [f32; NR] = row.try_into().expect("NR floats");
+                *dst = *src;
+            }
+        } else if b.cs == 1 {
             for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
                 let base = (pc + p) * b.rs + j0;
                 row[..w].copy_from_slice(&b.data[base..base + w]);
@@ -238,7 +247,15 @@ fn pack_a(a: MatRef<'_, f32>, ic: usize, mc: usize, pc: usize, kc: usize, out: &
                 col[h..].fill(0.0);
             }
         }
-        if a.rs == 1 {
+        if a.rs == 1 && h == MR {
+            // As in `pack_b`: fixed-size copies instead of a `memmove` call per 48-byte column.
+            for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
+                let base = i0 + (pc + p) * a.cs;
+                let src: &[f32; MR] = a.data[base..base + MR].try_into().expect("MR floats");
+                let dst: &mut [f32; MR] = col.try_into().expect("MR floats");
+                *dst = *src;
+            }
+        } else if a.rs == 1 {
             // Column-major source (a transposed matrix): each column of the panel is contiguous.
             for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
                 let base = i0 + (pc + p) * a.cs;
