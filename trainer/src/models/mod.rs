@@ -213,8 +213,50 @@ pub fn discriminator_input<P: Preset, T: Tape<f32, Cpu> + std::fmt::Debug>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Two model builder types `$a`, `$b` that must be the same model: built from the same seed
+    /// they save byte-identical safetensors files, and after a training step (`forward_mut`,
+    /// backward, Adam) on the same input of width `$in` they still do, with the same outputs.
+    macro_rules! assert_same_training {
+        ($a:ty, $b:ty, $in:ty) => {{
+            use dfdx::prelude::*;
+            let dev = Cpu::seed_from_u64(5);
+            let mut a = dev.build_module::<$a, f32>();
+            let dev = Cpu::seed_from_u64(5);
+            let mut b = dev.build_module::<$b, f32>();
+            let dir = tempfile::tempdir().unwrap();
+            let bytes = |m: &dyn Fn(&std::path::Path), name: &str| {
+                let path = dir.path().join(name);
+                m(&path);
+                std::fs::read(path).unwrap()
+            };
+            let saved = |a: &_, b: &_| {
+                let fa = bytes(&|p| SaveToSafetensors::save_safetensors(a, p).unwrap(), "a");
+                let fb = bytes(&|p| SaveToSafetensors::save_safetensors(b, p).unwrap(), "b");
+                assert!(fa == fb, "stored models differ");
+            };
+            saved(&a, &b);
+            let x: Tensor<(Const<4>, $in), f32, _> = dev.sample_normal();
+            let (mut ga, mut gb) = (a.alloc_grads(), b.alloc_grads());
+            let mut opt_a = dfdx::optim::Adam::new(&a, Default::default());
+            let mut opt_b = dfdx::optim::Adam::new(&b, Default::default());
+            for _ in 0..2 {
+                let ya = a.forward_mut(x.trace(ga));
+                let yb = b.forward_mut(x.trace(gb));
+                assert_eq!(ya.as_vec(), yb.as_vec());
+                ga = ya.square().mean().backward();
+                gb = yb.square().mean().backward();
+                opt_a.update(&mut a, &ga).unwrap();
+                opt_b.update(&mut b, &gb).unwrap();
+                a.zero_grads(&mut ga);
+                b.zero_grads(&mut gb);
+                saved(&a, &b);
+            }
+        }};
+    }
+    pub(crate) use assert_same_training;
 
     /// `cmcu` runs on the firmware exactly as `mcu` does: the same generator type.
     #[test]

@@ -27,6 +27,8 @@ mod sealed {
     pub trait Sealed: Sized {
         /// Square root (the float types' own).
         fn nn_sqrt(self) -> Self;
+        /// `max(self, 0)`, the float types' own `max` (as dfdx's `ReLU` computes it).
+        fn nn_relu(self) -> Self;
         /// This type's pool of reusable temporaries (see [`super::scratch`]).
         fn pool() -> &'static std::sync::Mutex<Vec<Vec<Self>>>;
         /// The product on this crate's own kernel, if it has one for this type, CPU and shape;
@@ -47,6 +49,9 @@ mod sealed {
         fn nn_sqrt(self) -> Self {
             self.sqrt()
         }
+        fn nn_relu(self) -> Self {
+            self.max(0.0)
+        }
         fn pool() -> &'static std::sync::Mutex<Vec<Vec<Self>>> {
             static POOL: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
             &POOL
@@ -66,6 +71,9 @@ mod sealed {
     impl Sealed for f64 {
         fn nn_sqrt(self) -> Self {
             self.sqrt()
+        }
+        fn nn_relu(self) -> Self {
+            self.max(0.0)
         }
         fn pool() -> &'static std::sync::Mutex<Vec<Vec<Self>>> {
             static POOL: std::sync::Mutex<Vec<Vec<f64>>> = std::sync::Mutex::new(Vec::new());

@@ -9,6 +9,7 @@
 //! | [`ConvTrans2D<IN, OUT, K, S, P>`](ConvTrans2D) | transposed convolution with bias | `nn.ConvTranspose2d(IN, OUT, K, S, P)` |
 //! | [`LabelConv2D<IN, L, OUT, K, S, P, H, W>`](LabelConv2D) | `Conv2D` whose last `L` input channels are constant label planes, fused (rows: image, then `L` values) | `nn.Conv2d` on `cat([image, planes], 1)` |
 //! | [`BatchNorm2D<C>`](BatchNorm2D) | batch normalisation, training pass fused | `nn.BatchNorm2d(C)` |
+//! | [`BatchNorm2DAct<C, A>`](BatchNorm2DAct) | `BatchNorm2D<C>` then `A` (dfdx's `ReLU` or [`LeakyReLU`]) in one layer: same tensors, names, stored models and bits | `nn.BatchNorm2d(C)`, then the activation |
 //! | [`Linear<I, O>`](Linear) | fully connected with bias, on the own matrix kernel | `nn.Linear(I, O)` |
 //! | [`LeakyReLU<SLOPE_PER_MILLE = 200>`](LeakyReLU) | fused leaky ReLU, slope 0.2 by default | `nn.LeakyReLU(0.2)` |
 //! | [`Flatten`] | `(B, C, H, W) → (B, C·H·W)` | `nn.Flatten()` |
@@ -68,7 +69,7 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
-pub use batchnorm::{BatchNorm2D, DeviceBatchNorm2D};
+pub use batchnorm::{BatchNorm2D, BatchNorm2DAct, BnActivation, DeviceBatchNorm2D, NoActivation};
 pub use conv2d::{try_conv2d, Conv2D, DeviceConv2D};
 pub use convtrans2d::{try_conv_trans2d, ConvTrans2D, DeviceConvTrans2D};
 pub use dims::{ConvDim, ConvTransDim, FlattenShape};
