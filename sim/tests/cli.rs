@@ -104,7 +104,6 @@ fn conditional_blob() -> PathBuf {
 
 #[test]
 fn text_is_handwritten_with_a_conditional_blob_and_refused_without() {
-    use firmware_core::export::{quantize, FloatGenerator};
     let blob = conditional_blob();
     let png = |text: &str| {
         let path = tmp(&format!("text-{}.png", text.replace(':', "_")));
@@ -132,27 +131,11 @@ fn text_is_handwritten_with_a_conditional_blob_and_refused_without() {
     assert_ne!(a, other, "the last digit changes");
 
     // An unconditional blob cannot be asked for digits (the shipped one is conditional).
-    let unconditional = tmp("unconditional.postcard");
-    let blob = quantize(&FloatGenerator::random(4), 0..32)
-        .unwrap()
-        .to_blob();
-    std::fs::write(&unconditional, blob).unwrap();
-    let out = sim(&[
-        "--blob",
-        unconditional.to_str().unwrap(),
-        "--text",
-        "2026",
-        "--png",
-        tmp("refused.png").to_str().unwrap(),
-    ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("class-conditional"), "{stderr}");
+    assert_refused_with_an_unconditional_blob(&["--text", "2026"]);
 }
 
 #[test]
 fn class_draws_the_asked_digit_and_is_refused_without_a_conditional_blob() {
-    use firmware_core::export::{quantize, FloatGenerator};
     let png = |extra: &[&str]| {
         let path = tmp(&format!("class{}.png", extra.join("")));
         let mut args = vec!["--display", "gray", "--seed", "3", "--png"];
@@ -172,20 +155,26 @@ fn class_draws_the_asked_digit_and_is_refused_without_a_conditional_blob() {
     assert_ne!(seven, one);
     assert_eq!(seven, png(&["--class", "7"]), "reproducible");
 
-    let unconditional = tmp("unconditional-class.postcard");
+    assert_refused_with_an_unconditional_blob(&["--class", "7"]);
+}
+
+/// `args` with an unconditional blob: refused, naming what is needed, and no PNG written.
+fn assert_refused_with_an_unconditional_blob(args: &[&str]) {
+    use firmware_core::export::{quantize, FloatGenerator};
+    let name = args.join("").replace(':', "_");
+    let unconditional = tmp(&format!("unconditional{name}.postcard"));
     let blob = quantize(&FloatGenerator::random(4), 0..32)
         .unwrap()
         .to_blob();
     std::fs::write(&unconditional, blob).unwrap();
-    let out = sim(&[
-        "--blob",
-        unconditional.to_str().unwrap(),
-        "--class",
-        "7",
-        "--png",
-        tmp("refused-class.png").to_str().unwrap(),
-    ]);
+    let png = tmp(&format!("refused{name}.png"));
+    let _ = std::fs::remove_file(&png);
+    let mut all = vec!["--blob", unconditional.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--png", png.to_str().unwrap()]);
+    let out = sim(&all);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("class-conditional"), "{stderr}");
+    assert!(!png.exists());
 }
