@@ -6,10 +6,11 @@
 //! `out[b][o][y][x] = bias[o] + Σ_{c,ky,kx} weight[o][c][ky][kx] · in[b][c][y·S + ky − P][x·S + kx − P]`
 //! (zero padding).
 //!
-//! The forward pass is one autograd op: im2col of the input, one matrix product
-//! `(OUT × IN·K·K) · (IN·K·K × B·H'·W')` on `gemm`, then bias and the NCHW layout in one pass. Its
-//! backward pass computes all three gradients (input, weight, bias) from the saved column matrix;
-//! the input gradient goes through col2im, the adjoint of im2col.
+//! The forward pass is one autograd op: one matrix product `(OUT × IN·K·K) · (IN·K·K × B·H'·W')`
+//! with the column matrix of the input (im2col, read in place from the zero-padded input), then
+//! bias and the NCHW layout in one pass. Its backward pass computes all three gradients (input,
+//! weight, bias) from the saved padded input; the input gradient goes through col2im, the adjoint
+//! of im2col.
 //!
 //! ```
 //! use dfdx::prelude::*;
@@ -27,8 +28,8 @@ use rand_distr::Uniform;
 
 use super::dims::ConvDim;
 use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, input_grad_wanted, matmul,
-    parameter_grads_wanted, recycle, scratch, Geometry, MatRef, NnDevice, NnFloat,
+    add_bias_grad, batch_to_channel_major, cast, col2im, input_grad_wanted, matmul,
+    parameter_grads_wanted, recycle, scratch, Geometry, Im2Col, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConv2D`]: a 2-D convolution with `IN` input channels, `OUT` output channels,
@@ -264,16 +265,17 @@ where
     Ok(out.put_tape(tape))
 }
 
-/// Forward pass on host slices: returns the NCHW output and the column matrix (kept for backward).
+/// Forward pass on host slices: returns the NCHW output and the input's column matrix (kept for
+/// backward).
 fn forward_host<E: NnFloat>(
     g: &Geometry,
     out_chan: usize,
     x: &[E],
     w: &[E],
     b: &[E],
-) -> (Vec<E>, Vec<E>) {
+) -> (Vec<E>, Im2Col<E>) {
     let (rows, n, plane) = (g.rows(), g.cols(), g.grid_h * g.grid_w);
-    let cols = im2col(g, x);
+    let cols = Im2Col::new(g, x);
     // out_cm (OUT × B·H'·W') = W (OUT × IN·K·K) · cols (IN·K·K × B·H'·W')
     // Overwritten completely by the (non-accumulating) product.
     let mut out_cm = scratch(out_chan * n);
@@ -283,7 +285,7 @@ fn forward_host<E: NnFloat>(
         n,
         false,
         MatRef::row_major(w, rows),
-        MatRef::row_major(&cols, n),
+        cols.matrix(),
     );
     // (OUT, B, H'W') → (B, OUT, H'W'), adding the bias on the way; planes in parallel.
     // Every element is written below (one task per `(b, o)` plane).
@@ -302,12 +304,12 @@ fn forward_host<E: NnFloat>(
 }
 
 /// Backward pass on host slices; accumulates into `gx` unless the input is data (`None`) and,
-/// unless the parameters are frozen (`None`), into their gradients `(gw, gb)`. Consumes the column
-/// matrix (its buffer is reused for the column-matrix gradient).
+/// unless the parameters are frozen (`None`), into their gradients `(gw, gb)`. Consumes the
+/// input's column matrix.
 fn backward_host<E: NnFloat>(
     g: &Geometry,
     out_chan: usize,
-    mut cols: Vec<E>,
+    cols: Im2Col<E>,
     w: &[E],
     grad_out: &[E],
     gx: Option<&mut [E]>,
@@ -325,26 +327,25 @@ fn backward_host<E: NnFloat>(
             rows,
             true,
             MatRef::row_major(&g_cm, n),
-            MatRef::transposed(&cols, n),
+            cols.matrix().transposed(),
         );
     }
-    let Some(gx) = gx else {
-        recycle(g_cm);
-        recycle(cols);
-        return;
-    };
-    // grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm, written over the column matrix.
-    matmul(
-        (rows, out_chan, n),
-        &mut cols,
-        n,
-        false,
-        MatRef::transposed(w, rows),
-        MatRef::row_major(&g_cm, n),
-    );
-    col2im(g, &cols, gx);
+    cols.recycle();
+    if let Some(gx) = gx {
+        // grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm; overwritten completely by the product.
+        let mut g_cols = scratch(g.cols_len());
+        matmul(
+            (rows, out_chan, n),
+            &mut g_cols,
+            n,
+            false,
+            MatRef::transposed(w, rows),
+            MatRef::row_major(&g_cm, n),
+        );
+        col2im(g, &g_cols, gx);
+        recycle(g_cols);
+    }
     recycle(g_cm);
-    recycle(cols);
 }
 
 #[cfg(test)]

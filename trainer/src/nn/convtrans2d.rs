@@ -29,8 +29,8 @@ use rand_distr::Uniform;
 use super::conv2d::host_copy;
 use super::dims::ConvTransDim;
 use super::kernel::{
-    add_bias_grad, add_channel_major_to_batch, batch_to_channel_major, cast, col2im, im2col,
-    input_grad_wanted, matmul, parameter_grads_wanted, recycle, scratch, Geometry, MatRef,
+    add_bias_grad, add_channel_major_to_batch, batch_to_channel_major, cast, col2im,
+    input_grad_wanted, matmul, parameter_grads_wanted, recycle, scratch, Geometry, Im2Col, MatRef,
     NnDevice, NnFloat,
 };
 
@@ -303,7 +303,7 @@ fn backward_host<E: NnFloat>(
     params: Option<(&mut [E], &mut [E])>,
 ) {
     let (rows, n) = (g.rows(), g.cols());
-    let g_cols = im2col(g, grad_out);
+    let g_cols = Im2Col::new(g, grad_out);
     if let Some((gw, gb)) = params {
         add_bias_grad(grad_out, g.chan, g.img_h * g.img_w, gb);
         // grad W (IN × OUT·K·K) += x_cm (IN × B·H·W) · g_colsᵀ
@@ -313,7 +313,7 @@ fn backward_host<E: NnFloat>(
             rows,
             true,
             MatRef::row_major(x_cm, n),
-            MatRef::transposed(&g_cols, n),
+            g_cols.matrix().transposed(),
         );
     }
     // grad x_cm (IN × B·H·W) = W (IN × OUT·K·K) · g_cols
@@ -325,11 +325,11 @@ fn backward_host<E: NnFloat>(
         n,
         false,
         MatRef::row_major(w, rows),
-        MatRef::row_major(&g_cols, n),
+        g_cols.matrix(),
     );
     add_channel_major_to_batch(&gx_cm, g.batch, in_chan, g.grid_h * g.grid_w, gx);
     recycle(gx_cm);
-    recycle(g_cols);
+    g_cols.recycle();
 }
 
 #[cfg(test)]

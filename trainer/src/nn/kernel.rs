@@ -8,8 +8,9 @@
 //! `img_h × img_w` image, the *column matrix* is row-major with
 //! `rows = chan·k·k` (row `(c, ky, kx)`) and `cols = batch·grid_h·grid_w` (column `(b, gy, gx)`),
 //! and holds `img[b][c][gy·s + ky − p][gx·s + kx − p]`, or zero where that falls into the padding.
-//! [`im2col`] fills it; [`col2im`] is its adjoint (the transpose of the same linear map) and
-//! scatter-adds a column matrix back into an image.
+//! [`Im2Col`] presents it to the matrix products without writing it out; [`col2im`] is its
+//! adjoint (the transpose of the same linear map) and scatter-adds a column matrix back into an
+//! image.
 //!
 //! For [`Conv2D`](super::Conv2D) the image is the layer input and the grid its output; for
 //! [`ConvTrans2D`](super::ConvTrans2D) it is the other way round, which is why one pair of
@@ -20,7 +21,7 @@ use rand_distr::uniform::SampleUniform;
 use rayon::prelude::*;
 
 mod sealed {
-    use super::MatRef;
+    use super::{MatRef, Rhs};
 
     // `MatRef` is crate-private, and so is this trait in effect: it cannot be named outside.
     #[allow(private_interfaces)]
@@ -39,7 +40,7 @@ mod sealed {
             _dst_rs: usize,
             _accumulate: bool,
             _a: MatRef<'_, Self>,
-            _b: MatRef<'_, Self>,
+            _b: Rhs<'_, Self>,
         ) -> bool {
             false
         }
@@ -62,7 +63,7 @@ mod sealed {
             dst_rs: usize,
             accumulate: bool,
             a: MatRef<'_, f32>,
-            b: MatRef<'_, f32>,
+            b: Rhs<'_, f32>,
         ) -> bool {
             super::super::sgemm::sgemm(dims, dst, dst_rs, accumulate, a, b)
         }
@@ -291,12 +292,20 @@ struct Gather {
     index: Vec<u32>,
 }
 
+/// Height and width of the zero-padded image plane: the image at offset `(p, p)`, and room for
+/// every position any kernel window touches.
+fn padded_size(g: &Geometry) -> (usize, usize) {
+    assert!(g.s > 0, "stride must be positive");
+    let span = |grid: usize| if grid == 0 { 0 } else { (grid - 1) * g.s + g.k };
+    (
+        (g.img_h + g.p).max(span(g.grid_h)),
+        (g.img_w + g.p).max(span(g.grid_w)),
+    )
+}
+
 impl Gather {
     fn new(g: &Geometry) -> Self {
-        assert!(g.s > 0, "stride must be positive");
-        let span = |grid: usize| if grid == 0 { 0 } else { (grid - 1) * g.s + g.k };
-        let ph = (g.img_h + g.p).max(span(g.grid_h));
-        let pw = (g.img_w + g.p).max(span(g.grid_w));
+        let (ph, pw) = padded_size(g);
         assert!(ph * pw <= u32::MAX as usize, "image plane too large");
         let mut index = Vec::with_capacity(g.k * g.k * g.grid_h * g.grid_w);
         for ky in 0..g.k {
@@ -316,74 +325,91 @@ impl Gather {
     }
 }
 
-/// Zero-padded copies of the `batch` planes of channel `c` of `img`, one after another.
-struct PaddedPlanes<E> {
-    data: Vec<E>,
-    len: usize,
+/// The column matrix of a batch of images (see the module docs), never written out: the images,
+/// zero-padded once, and two offset tables through which the matrix products read it as a
+/// [`Gathered`] matrix — element `(row, col)` is `padded[row_off[row] + col_off[col]]`.
+///
+/// This saves writing the column matrix (13 MB for a DCGAN layer, `k²/s²` = 4 times its input)
+/// and copying it once more into the matrix kernel's packed panels; a backward pass keeps this
+/// (the padded images, about 1.3 times the input) instead.
+pub(crate) struct Im2Col<E> {
+    /// The images `(batch, chan, ph, pw)`, each plane zero-padded as in [`padded_size`].
+    padded: Vec<E>,
+    /// Row `(c, ky, kx)` starts at `c·ph·pw + ky·pw + kx`.
+    row_off: Vec<u32>,
+    /// Column `(b, gy, gx)` adds `b·chan·ph·pw + gy·s·pw + gx·s`.
+    col_off: Vec<u32>,
 }
 
-impl<E: Dtype> PaddedPlanes<E> {
-    fn new(g: &Geometry, gather: &Gather) -> Self {
-        let len = gather.ph * gather.pw;
-        Self {
-            data: vec![E::default(); g.batch * len],
-            len,
-        }
-    }
-    fn plane(&self, b: usize) -> &[E] {
-        &self.data[b * self.len..][..self.len]
-    }
-    /// Copies channel `c` of every image into the interiors (the zero borders are never written).
-    fn load(&mut self, g: &Geometry, gather: &Gather, img: &[E], c: usize) {
-        let plane = g.img_h * g.img_w;
-        for b in 0..g.batch {
-            let src = &img[(b * g.chan + c) * plane..][..plane];
-            let dst = &mut self.data[b * self.len..][..self.len];
-            for (y, row) in src.chunks_exact(g.img_w).enumerate() {
-                dst[(y + g.p) * gather.pw + g.p..][..g.img_w].copy_from_slice(row);
-            }
-        }
-    }
-}
-
-/// The column matrix of the images `img` (see the module docs).
-///
-/// Channels are independent (each fills its own `k·k` rows), so they are done in parallel, each
-/// from zero-padded copies of its planes so that the gathers need no bounds logic.
-///
-/// # Panics
-/// If the image length does not match `g`.
-pub(crate) fn im2col<E: NnFloat>(g: &Geometry, img: &[E]) -> Vec<E> {
-    assert_eq!(img.len(), g.img_len(), "im2col: image length");
-    let gather = Gather::new(g);
-    let (grid, kk) = (g.grid_h * g.grid_w, g.k * g.k);
-    // Every element is written below (`cols_len = chan · kk·cols`: each channel's chunk is
-    // `kk·batch` blocks of `grid`, each filled by its gather), so stale contents are fine.
-    let mut cols = scratch(g.cols_len());
-    if cols.is_empty() {
-        return cols;
-    }
-    cols.par_chunks_mut(kk * g.cols())
-        .enumerate()
-        .for_each(|(c, out)| {
-            let mut pads = PaddedPlanes::new(g, &gather);
-            pads.load(g, &gather, img, c);
-            let mut dst = out.chunks_exact_mut(grid);
-            for k in 0..kk {
-                let index = gather.block(k, grid);
-                for b in 0..g.batch {
-                    let pad = pads.plane(b);
-                    let d = dst.next().expect("k·k·batch blocks of `grid`");
-                    for (v, &i) in d.iter_mut().zip(index) {
-                        *v = pad[i as usize];
+impl<E: NnFloat> Im2Col<E> {
+    /// Pads the images `img` (planes in parallel) and lays out the offsets.
+    ///
+    /// # Panics
+    /// If the image length does not match `g`, or the padded images have more than `u32::MAX`
+    /// elements.
+    pub fn new(g: &Geometry, img: &[E]) -> Self {
+        assert_eq!(img.len(), g.img_len(), "im2col: image length");
+        let (ph, pw) = padded_size(g);
+        let plane = ph * pw;
+        let len = g.batch * g.chan * plane;
+        assert!(len <= u32::MAX as usize, "im2col: padded images too large");
+        // Every element is written below (each padded row once: zeros, or zeros around an image
+        // row), so stale contents are fine.
+        let mut padded = scratch(len);
+        let img_plane = g.img_h * g.img_w;
+        if img_plane == 0 {
+            padded.fill(E::default());
+        } else if plane > 0 {
+            padded
+                .par_chunks_mut(plane)
+                .zip(img.par_chunks(img_plane))
+                .for_each(|(dst, src)| {
+                    for (y, row) in dst.chunks_exact_mut(pw).enumerate() {
+                        match y.checked_sub(g.p).filter(|&iy| iy < g.img_h) {
+                            Some(iy) => {
+                                let (left, rest) = row.split_at_mut(g.p);
+                                let (mid, right) = rest.split_at_mut(g.img_w);
+                                left.fill(E::default());
+                                mid.copy_from_slice(&src[iy * g.img_w..][..g.img_w]);
+                                right.fill(E::default());
+                            }
+                            None => row.fill(E::default()),
+                        }
                     }
-                }
+                });
+        }
+        let mut row_off = Vec::with_capacity(g.rows());
+        for c in 0..g.chan {
+            for ky in 0..g.k {
+                row_off.extend((0..g.k).map(|kx| (c * plane + ky * pw + kx) as u32));
             }
-        });
-    cols
+        }
+        let mut col_off = Vec::with_capacity(g.cols());
+        for b in 0..g.batch {
+            for gy in 0..g.grid_h {
+                let row = b * g.chan * plane + gy * g.s * pw;
+                col_off.extend((0..g.grid_w).map(|gx| (row + gx * g.s) as u32));
+            }
+        }
+        Self {
+            padded,
+            row_off,
+            col_off,
+        }
+    }
+
+    /// The column matrix, `chan·k·k × batch·grid_h·grid_w`.
+    pub fn matrix(&self) -> Gathered<'_, E> {
+        Gathered::new(&self.padded, &self.row_off, &self.col_off)
+    }
+
+    /// Gives the padded images back to the pool of temporaries.
+    pub fn recycle(self) {
+        recycle(self.padded);
+    }
 }
 
-/// Adds the column matrix `cols` into the images `img` (the adjoint of [`im2col`]: every column
+/// Adds the column matrix `cols` into the images `img` (the adjoint of [`Im2Col`]: every column
 /// entry is added to the pixel it was read from; entries that fall into the padding are dropped).
 ///
 /// Each image plane `(b, c)` gathers only its own columns, so planes are done in parallel; each
@@ -528,21 +554,95 @@ impl<'a, E> MatRef<'a, E> {
     }
 }
 
+/// A read-only matrix addressed through two offset tables: element `(i, j)` is
+/// `data[rows[i] + cols[j]]`. An [`Im2Col`] column matrix, or (swapping the tables) its
+/// transpose, read in place.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Gathered<'a, E> {
+    pub data: &'a [E],
+    pub rows: &'a [u32],
+    pub cols: &'a [u32],
+}
+
+impl<'a, E: Copy> Gathered<'a, E> {
+    /// # Panics
+    /// Unless every element lies inside `data` (the largest row offset plus the largest column
+    /// offset is below its length).
+    pub fn new(data: &'a [E], rows: &'a [u32], cols: &'a [u32]) -> Self {
+        let max = |t: &[u32]| t.iter().copied().max().map(|v| v as usize);
+        if let (Some(r), Some(c)) = (max(rows), max(cols)) {
+            assert!(
+                r + c < data.len(),
+                "gathered matrix: offsets {r} + {c} out of {} elements",
+                data.len()
+            );
+        }
+        Self { data, rows, cols }
+    }
+
+    /// The transposed matrix (the same elements, the tables swapped).
+    pub fn transposed(self) -> Self {
+        Self {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+        }
+    }
+
+    /// The matrix written out row-major, in a [`scratch`] buffer.
+    pub fn to_row_major(self) -> Vec<E>
+    where
+        E: NnFloat,
+    {
+        let mut out = scratch(self.rows.len() * self.cols.len());
+        if !self.cols.is_empty() {
+            for (dst, &r) in out.chunks_exact_mut(self.cols.len()).zip(self.rows) {
+                let src = &self.data[r as usize..];
+                for (d, &c) in dst.iter_mut().zip(self.cols) {
+                    *d = src[c as usize];
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The right-hand operand of [`matmul`]: a strided matrix, or one gathered through offsets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Rhs<'a, E> {
+    Strided(MatRef<'a, E>),
+    Gathered(Gathered<'a, E>),
+}
+
+impl<'a, E> From<MatRef<'a, E>> for Rhs<'a, E> {
+    fn from(m: MatRef<'a, E>) -> Self {
+        Self::Strided(m)
+    }
+}
+
+impl<'a, E> From<Gathered<'a, E>> for Rhs<'a, E> {
+    fn from(m: Gathered<'a, E>) -> Self {
+        Self::Gathered(m)
+    }
+}
+
 /// `dst = a · b` (or `dst += a · b` with `accumulate`), where `a` is `m × k`, `b` is `k × n` and
 /// `dst` is `m × n`, row-major with row stride `dst_rs`. f32 products run on this crate's AVX-512
-/// kernel where the CPU has it ([`super::sgemm`]); the rest on `gemm` with dfdx's threading
-/// (rayon, which `gemm` only uses for products large enough to profit).
+/// kernel where the CPU has it ([`super::sgemm`]), which reads a [`Gathered`] `b` in place; the
+/// rest on `gemm` with dfdx's threading (rayon, which `gemm` only uses for products large enough
+/// to profit), a gathered `b` written out first.
 ///
 /// # Panics
 /// If a matrix does not fit in its slice.
-pub(crate) fn matmul<E: NnFloat>(
+pub(crate) fn matmul<'b, E: NnFloat>(
     (m, k, n): (usize, usize, usize),
     dst: &mut [E],
     dst_rs: usize,
     accumulate: bool,
     a: MatRef<'_, E>,
-    b: MatRef<'_, E>,
+    b: impl Into<Rhs<'b, E>>,
 ) {
+    let b = b.into();
     if m == 0 || n == 0 {
         return;
     }
@@ -567,10 +667,26 @@ pub(crate) fn matmul<E: NnFloat>(
         return;
     }
     a.check(m, k, "lhs");
-    b.check(k, n, "rhs");
+    match b {
+        Rhs::Strided(b) => b.check(k, n, "rhs"),
+        Rhs::Gathered(g) => assert!(
+            g.rows.len() == k && g.cols.len() == n,
+            "matmul: gathered rhs is {}×{}, not {k}×{n}",
+            g.rows.len(),
+            g.cols.len()
+        ),
+    }
     if E::own_matmul((m, k, n), dst, dst_rs, accumulate, a, b) {
         return;
     }
+    let written = match b {
+        Rhs::Gathered(g) => g.to_row_major(),
+        Rhs::Strided(_) => Vec::new(),
+    };
+    let b = match b {
+        Rhs::Strided(b) => b,
+        Rhs::Gathered(_) => MatRef::row_major(&written, n),
+    };
     let (zero, one) = (E::default(), E::ONE);
     // SAFETY: `E` is f32 or f64 (`NnFloat` is sealed), the element types `gemm::gemm` dispatches on.
     // The checks above prove that every element `gemm` addresses — (i, j) at
@@ -601,6 +717,7 @@ pub(crate) fn matmul<E: NnFloat>(
             gemm::Parallelism::Rayon(0),
         );
     }
+    recycle(written);
 }
 
 #[cfg(test)]
@@ -691,37 +808,53 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         for g in geometries() {
             let img = random(&mut rng, g.img_len());
-            assert_eq!(im2col(&g, &img), im2col_reference(&g, &img), "{g:?}");
+            let cols = Im2Col::new(&g, &img);
+            let want = im2col_reference(&g, &img);
+            assert_eq!(cols.matrix().to_row_major(), want, "{g:?}");
+            // The transpose reads the same elements.
+            let t = cols.matrix().transposed().to_row_major();
+            let (rows, n) = (g.rows(), g.cols());
+            for i in 0..rows {
+                for j in 0..n {
+                    assert_eq!(t[j * rows + i], want[i * n + j], "{g:?} ({i}, {j})");
+                }
+            }
         }
     }
 
     #[test]
     fn pooled_temporaries_are_fully_overwritten() {
-        // Stale NaN-filled buffers in the pool, larger than what is asked for: im2col,
-        // batch_to_channel_major and a non-accumulating product must not let any of it through.
-        // (Other tests share the pool; whatever they leave there is overwritten the same way.)
-        let big = 4 * POOL_MIN_LEN;
-        for _ in 0..POOL_KEEP {
-            recycle(vec![f64::NAN; big]);
-        }
+        // Stale NaN-filled buffers in the pool, of exactly the size asked for next: the padded
+        // images, a written-out column matrix, a layout change and a non-accumulating product
+        // must not let any of it through. (Other tests share the pool; whatever they leave there
+        // is overwritten the same way.)
+        let stale = |len: usize| {
+            assert!(len >= POOL_MIN_LEN, "{len} elements would not be pooled");
+            for _ in 0..POOL_KEEP {
+                recycle(vec![f64::NAN; len]);
+            }
+        };
         let mut rng = StdRng::seed_from_u64(7);
         let g = Geometry {
             batch: 4,
             chan: 16,
-            img_h: 14,
-            img_w: 14,
-            grid_h: 7,
-            grid_w: 7,
+            img_h: 16,
+            img_w: 16,
+            grid_h: 8,
+            grid_w: 8,
             k: 4,
             s: 2,
             p: 1,
         };
-        assert!(g.cols_len() >= POOL_MIN_LEN && g.cols_len() < big);
         let img = random(&mut rng, g.img_len());
-        let cols = im2col(&g, &img);
-        assert_eq!(cols, im2col_reference(&g, &img));
-        recycle(cols);
+        let (ph, pw) = padded_size(&g);
+        stale(g.batch * g.chan * ph * pw);
+        let cols = Im2Col::new(&g, &img);
+        stale(g.cols_len());
+        assert_eq!(cols.matrix().to_row_major(), im2col_reference(&g, &img));
+        cols.recycle();
         let plane = g.img_h * g.img_w;
+        stale(img.len());
         let cm = batch_to_channel_major(&img, g.batch, g.chan, plane);
         for b in 0..g.batch {
             for c in 0..g.chan {
@@ -732,11 +865,9 @@ mod tests {
             }
         }
         recycle(cm);
-        for _ in 0..POOL_KEEP {
-            recycle(vec![f64::NAN; big]);
-        }
         let (m, k, n) = (64, 16, 300);
         let (a, b) = (random(&mut rng, m * k), random(&mut rng, k * n));
+        stale(m * n);
         let mut dst = scratch::<f64>(m * n);
         matmul(
             (m, k, n),
@@ -761,7 +892,7 @@ mod tests {
         for g in geometries() {
             let x = random(&mut rng, g.img_len());
             let y = random(&mut rng, g.cols_len());
-            let cols = im2col(&g, &x);
+            let cols = Im2Col::new(&g, &x).matrix().to_row_major();
             let lhs: f64 = cols.iter().zip(&y).map(|(a, b)| a * b).sum();
             let mut back = vec![0.0; g.img_len()];
             col2im(&g, &y, &mut back);

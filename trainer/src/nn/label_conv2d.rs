@@ -30,8 +30,8 @@ use rayon::prelude::*;
 use super::conv2d::host_copy;
 use super::dims::ConvDim;
 use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, im2col, input_grad_wanted, matmul,
-    parameter_grads_wanted, recycle, scratch, Geometry, MatRef, NnDevice, NnFloat,
+    add_bias_grad, batch_to_channel_major, cast, col2im, input_grad_wanted, matmul,
+    parameter_grads_wanted, recycle, scratch, Geometry, Im2Col, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceLabelConv2D`]: `Conv2D<IN, OUT, K, S, P>` on `H × W` images whose last `L`
@@ -330,7 +330,7 @@ impl LabelGeometry {
 
 struct Forward<E> {
     out: Vec<E>,
-    cols: Vec<E>,
+    cols: Im2Col<E>,
     labels: Vec<E>,
 }
 
@@ -363,7 +363,7 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
     }
     // The image part: out_cm (OUT × B·grid) = W_img (OUT × rows) · cols (rows × B·grid), where
     // W_img is the first `rows` columns of each weight row.
-    let cols = im2col(g, &img);
+    let cols = Im2Col::new(g, &img);
     // Overwritten completely by the (non-accumulating) product.
     let mut out_cm = scratch(out_chan * n);
     matmul(
@@ -376,7 +376,7 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
             rs: lg.w_row(),
             cs: 1,
         },
-        MatRef::row_major(&cols, n),
+        cols.matrix(),
     );
     if grid > 0 {
         out.par_chunks_mut(grid).enumerate().for_each(|(bo, dst)| {
@@ -463,10 +463,10 @@ fn gradient_window_sums<E: NnFloat>(lg: &LabelGeometry, grad_out: &[E]) -> Vec<E
 
 /// Backward pass on host slices; accumulates into `gx` (rows: image, labels) unless the input is
 /// data (`None`) and, unless the parameters are frozen (`None`), into their gradients `(gw, gb)`.
-/// Consumes the column matrix (its buffer is reused for the column-matrix gradient).
+/// Consumes the image column matrix.
 fn backward_host<E: NnFloat>(
     lg: &LabelGeometry,
-    mut cols: Vec<E>,
+    cols: Im2Col<E>,
     labels: &[E],
     w: &[E],
     grad_out: &[E],
@@ -487,20 +487,24 @@ fn backward_host<E: NnFloat>(
             lg.w_row(),
             true,
             MatRef::row_major(&g_cm, n),
-            MatRef::transposed(&cols, n),
+            cols.matrix().transposed(),
         );
     }
+    cols.recycle();
     if let (true, Some(gx)) = (rows > 0, gx.as_deref_mut()) {
+        // Overwritten completely by the (non-accumulating) product.
+        let mut g_cols = scratch(g.cols_len());
         matmul(
             (rows, out_chan, n),
-            &mut cols,
+            &mut g_cols,
             n,
             false,
             MatRef::transposed(w, lg.w_row()),
             MatRef::row_major(&g_cm, n),
         );
         let mut g_img = vec![E::default(); batch * img_len];
-        col2im(g, &cols, &mut g_img);
+        col2im(g, &g_cols, &mut g_img);
+        recycle(g_cols);
         for (dst, src) in gx
             .chunks_exact_mut(lg.x_row())
             .zip(g_img.chunks_exact(img_len))
@@ -511,7 +515,6 @@ fn backward_host<E: NnFloat>(
         }
     }
     recycle(g_cm);
-    recycle(cols);
 
     // Label planes, through the window sums of the output gradient.
     if nl == 0 || kk == 0 || (params.is_none() && gx.is_none()) {

@@ -16,7 +16,7 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::kernel::MatRef;
+use super::kernel::{MatRef, Rhs};
 
 /// Rows of the register tile.
 const MR: usize = 12;
@@ -24,8 +24,6 @@ const MR: usize = 12;
 pub(crate) const NR: usize = 32;
 /// Depth of one packed block: a `MR × KC` panel of `A` (12 KiB) stays in L1.
 const KC: usize = 256;
-/// Rows of `A` packed at once (96 KiB, in L2 beside the `B` block).
-const MC: usize = 120;
 /// Columns of `B` packed at once (`KC × NC` = 512 KiB, in the 1 MiB L2).
 const NC: usize = 512;
 /// Products smaller than this (multiply-adds) run on one thread: splitting costs more than it saves.
@@ -51,19 +49,21 @@ struct Out(*mut f32);
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
-/// `dst = a · b` (or `dst += a · b` with `accumulate`): `a` is `m × k`, `b` is `k × n`, `dst` is
-/// `m × n` row-major with row stride `dst_rs`. Returns `false`, touching nothing, when the
-/// AVX-512 kernel is unavailable or the shape does not suit it; the caller then uses `gemm`.
+/// `dst = a · b` (or `dst += a · b` with `accumulate`): `a` is `m × k`, `b` is `k × n` (strided,
+/// or gathered through offset tables), `dst` is `m × n` row-major with row stride `dst_rs`.
+/// Returns `false`, touching nothing, when the AVX-512 kernel is unavailable or the shape does not
+/// suit it; the caller then uses `gemm`.
 ///
-/// The caller has checked that every operand fits in its slice (`MatRef::check` and the `dst`
-/// bounds in `kernel::matmul`) and that `m, k, n > 0`.
+/// The caller has checked that every operand fits in its slice (`MatRef::check`,
+/// `Gathered::new` and the `dst` bounds in `kernel::matmul`) and that `m, k, n > 0`. The packing
+/// reads the operands with bounds-checked indexing, so only `dst` relies on these checks.
 pub(crate) fn sgemm(
     (m, k, n): (usize, usize, usize),
     dst: &mut [f32],
     dst_rs: usize,
     accumulate: bool,
     a: MatRef<'_, f32>,
-    b: MatRef<'_, f32>,
+    b: Rhs<'_, f32>,
 ) -> bool {
     if !available() || n < NR || m == 0 || k == 0 {
         return false;
@@ -87,8 +87,7 @@ pub(crate) fn sgemm(
         let (lo, hi) = range(t);
         // SAFETY: AVX-512F is available (checked above). The column ranges of the parts are
         // disjoint, so no two threads write the same element of `dst`; every element written
-        // (row < m, column < n) lies in `dst` (asserted above), and `a`, `b` were bounds-checked
-        // by the caller for the full `m × k` and `k × n`.
+        // (row < m, column < n) lies in `dst` (asserted above).
         unsafe { block(m, k, lo, hi, out, dst_rs, accumulate, a, b) }
     };
     if parts == 1 {
@@ -107,10 +106,12 @@ thread_local! {
 
 /// Columns `lo..hi` of the product, on this thread.
 ///
+/// All of `a` is packed first (it is small beside `b`, and every column block reuses it); then
+/// `b` one `KC × NC` block at a time, each multiplied with every `MR`-row panel of `a`.
+///
 /// # Safety
 /// AVX-512F must be available; `out` must be valid for writes of rows `< m` (stride `dst_rs`) and
-/// columns `lo..hi`, with no other thread writing them; `a` and `b` must be valid for `m × k` and
-/// `k × n`.
+/// columns `lo..hi`, with no other thread writing them.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block(
@@ -122,10 +123,20 @@ unsafe fn block(
     dst_rs: usize,
     accumulate: bool,
     a: MatRef<'_, f32>,
-    b: MatRef<'_, f32>,
+    b: Rhs<'_, f32>,
 ) {
     PACKS.with(|packs| {
         let (pa, pb) = &mut *packs.borrow_mut();
+        // `a` as `MR`-row panels, `KC` block by `KC` block: block `pc` starts at `pc · m_padded`
+        // and its panel of rows `i..i+MR` at `i · kc` within it.
+        let m_padded = m.div_ceil(MR) * MR;
+        if pa.len() < m_padded * k {
+            pa.resize(m_padded * k, 0.0);
+        }
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            pack_a(a, m, pc, kc, &mut pa[pc * m_padded..][..m_padded * kc]);
+        }
         for jc in (lo..hi).step_by(NC) {
             let nc = NC.min(hi - jc);
             for pc in (0..k).step_by(KC) {
@@ -133,24 +144,20 @@ unsafe fn block(
                 pack_b(b, pc, kc, jc, nc, pb);
                 // The first k block overwrites unless accumulating; later ones add.
                 let load_c = accumulate || pc > 0;
-                for ic in (0..m).step_by(MC) {
-                    let mc = MC.min(m - ic);
-                    pack_a(a, ic, mc, pc, kc, pa);
-                    for ir in (0..mc).step_by(MR) {
-                        let pa_panel = pa.as_ptr().add(ir * kc);
-                        for jr in (0..nc).step_by(NR) {
-                            let c = out.0.add((ic + ir) * dst_rs + jc + jr);
-                            micro(
-                                kc,
-                                pa_panel,
-                                pb.as_ptr().add(jr * kc),
-                                c,
-                                dst_rs,
-                                load_c,
-                                MR.min(mc - ir),
-                                NR.min(nc - jr),
-                            );
-                        }
+                for ir in (0..m).step_by(MR) {
+                    let pa_panel = pa.as_ptr().add(pc * m_padded + ir * kc);
+                    for jr in (0..nc).step_by(NR) {
+                        let c = out.0.add(ir * dst_rs + jc + jr);
+                        micro(
+                            kc,
+                            pa_panel,
+                            pb.as_ptr().add(jr * kc),
+                            c,
+                            dst_rs,
+                            load_c,
+                            MR.min(m - ir),
+                            NR.min(nc - jr),
+                        );
                     }
                 }
             }
@@ -169,14 +176,14 @@ unsafe fn block(
     _: usize,
     _: bool,
     _: MatRef<'_, f32>,
-    _: MatRef<'_, f32>,
+    _: Rhs<'_, f32>,
 ) {
     unreachable!("sgemm: `available()` is false off x86_64")
 }
 
 /// Packs rows `pc..pc+kc`, columns `jc..jc+nc` of `b` as `NR`-column panels, each `kc × NR`
 /// row-major, zero-padded to a whole panel.
-fn pack_b(b: MatRef<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &mut Vec<f32>) {
+fn pack_b(b: Rhs<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &mut Vec<f32>) {
     let panels = nc.div_ceil(NR);
     // Every element is written below (the padding of a ragged last panel with zeros), so the
     // reused buffer is only grown, never cleared.
@@ -194,6 +201,21 @@ fn pack_b(b: MatRef<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &
                 row[w..].fill(0.0);
             }
         }
+        let b = match b {
+            Rhs::Strided(b) => b,
+            Rhs::Gathered(g) => {
+                // im2col on the fly: each row of the panel reads its `w` elements through the
+                // column offsets from where the row offset points.
+                let cols = &g.cols[j0..j0 + w];
+                for (row, &r) in panel.chunks_exact_mut(NR).zip(&g.rows[pc..pc + kc]) {
+                    let src = &g.data[r as usize..];
+                    for (dst, &c) in row.iter_mut().zip(cols) {
+                        *dst = src[c as usize];
+                    }
+                }
+                continue;
+            }
+        };
         if b.cs == 1 && w == NR {
             // Whole panels: a copy of a fixed `NR` floats compiles to two vector moves, where
             // the `w`-sized copy below is a `memmove` call per 128-byte row.
@@ -228,20 +250,13 @@ fn pack_b(b: MatRef<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &
     }
 }
 
-/// Packs rows `ic..ic+mc`, columns `pc..pc+kc` of `a` as `MR`-row panels, each `kc × MR`
-/// (column by column), zero-padded to a whole panel.
-fn pack_a(a: MatRef<'_, f32>, ic: usize, mc: usize, pc: usize, kc: usize, out: &mut Vec<f32>) {
-    let panels = mc.div_ceil(MR);
-    // As in `pack_b`: every element is written, the padding rows with zeros.
-    if out.len() < panels * kc * MR {
-        out.resize(panels * kc * MR, 0.0);
-    }
-    for (pi, panel) in out[..panels * kc * MR]
-        .chunks_exact_mut(kc * MR)
-        .enumerate()
-    {
-        let i0 = ic + pi * MR;
-        let h = MR.min(ic + mc - i0);
+/// Packs rows `0..m`, columns `pc..pc+kc` of `a` into `out` as `MR`-row panels, each `kc × MR`
+/// (column by column), the last zero-padded to a whole panel.
+fn pack_a(a: MatRef<'_, f32>, m: usize, pc: usize, kc: usize, out: &mut [f32]) {
+    // Every element is written below (the padding rows with zeros), so `out` may hold anything.
+    for (pi, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
+        let i0 = pi * MR;
+        let h = MR.min(m - i0);
         if h < MR {
             for col in panel.chunks_exact_mut(MR) {
                 col[h..].fill(0.0);
@@ -321,6 +336,7 @@ unsafe fn micro(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::kernel::Gathered;
     use rand::{rngs::StdRng, Rng, SeedableRng};
 
     /// `a · b` in f64, loops only.
@@ -361,7 +377,7 @@ mod tests {
         let dst_rs = n + 3; // a row stride wider than the matrix: the gap must stay untouched
         let init = rand(m * dst_rs);
         let mut dst = init.clone();
-        assert!(sgemm((m, k, n), &mut dst, dst_rs, accumulate, a, b));
+        assert!(sgemm((m, k, n), &mut dst, dst_rs, accumulate, a, b.into()));
         let expected = reference((m, k, n), a, b);
         for i in 0..m {
             for j in 0..dst_rs {
@@ -436,7 +452,7 @@ mod tests {
                 n,
                 false,
                 MatRef::row_major(&nan, k),
-                MatRef::row_major(&nan, n),
+                MatRef::row_major(&nan, n).into(),
             ));
             let mut seed = 1000;
             for &(m, k, n) in &[(13, 257, 33), (5, 3, 47), (121, 300, 65), (1, 1, 32)] {
@@ -446,6 +462,44 @@ mod tests {
                 }
             }
         });
+    }
+
+    #[test]
+    fn gathered_operand_gives_the_bits_of_its_written_out_matrix() {
+        if !available() {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(5);
+        // Ragged at every blocking level, both orientations of an im2col-like gather (the row
+        // offsets step through a plane, the column offsets jump between images) and a random one.
+        for &(m, k, n) in &[(13, 257, 33), (5, 3, 47), (130, 513, 600), (12, 40, 1030)] {
+            let data: Vec<f32> = (0..4096).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let rows: Vec<u32> = (0..k).map(|_| rng.gen_range(0..2048)).collect();
+            let cols: Vec<u32> = (0..n).map(|_| rng.gen_range(0..2048)).collect();
+            let ad: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let a = MatRef::row_major(&ad, k);
+            let g = Gathered::new(&data, &rows, &cols);
+            let written = g.to_row_major();
+            for accumulate in [false, true] {
+                let init: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let (mut want, mut got) = (init.clone(), init);
+                assert!(sgemm(
+                    (m, k, n),
+                    &mut want,
+                    n,
+                    accumulate,
+                    a,
+                    MatRef::row_major(&written, n).into()
+                ));
+                assert!(sgemm((m, k, n), &mut got, n, accumulate, a, g.into()));
+                assert_eq!(got, want, "{m}×{k}×{n} accumulate={accumulate}");
+            }
+            // The transpose: the same elements, read column for row.
+            let t = g.transposed().to_row_major();
+            for (i, j) in [(0, 0), (k - 1, n - 1), (k / 2, n / 3)] {
+                assert_eq!(t[j * k + i], written[i * n + j]);
+            }
+        }
     }
 
     #[test]
@@ -459,7 +513,7 @@ mod tests {
             1,
             false,
             MatRef::row_major(&a, 4),
-            MatRef::row_major(&b, 1)
+            MatRef::row_major(&b, 1).into()
         ));
         assert!(dst.iter().all(|&v| v == 0.0));
     }
@@ -486,7 +540,7 @@ mod tests {
                     n,
                     false,
                     MatRef::row_major(&ad, k),
-                    MatRef::row_major(&bd, n)
+                    MatRef::row_major(&bd, n).into()
                 ))
             });
             dst
@@ -579,7 +633,7 @@ mod speed {
                 let flops = 2.0 * (m * k * n) as f64;
                 let own = pool.install(|| {
                     best(&mut || {
-                        sgemm((m, k, n), &mut dst, n, false, a, b);
+                        sgemm((m, k, n), &mut dst, n, false, a, b.into());
                     })
                 });
                 let theirs = pool.install(|| best(&mut || gemm_crate((m, k, n), &mut dst, a, b)));
