@@ -557,11 +557,14 @@ impl<'a, E> MatRef<'a, E> {
 /// A read-only matrix addressed through two offset tables: element `(i, j)` is
 /// `data[rows[i] + cols[j]]`. An [`Im2Col`] column matrix, or (swapping the tables) its
 /// transpose, read in place.
+///
+/// Invariant (checked by [`Gathered::new`], the only way to make one): every `rows[i] + cols[j]`
+/// lies inside `data`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Gathered<'a, E> {
-    pub data: &'a [E],
-    pub rows: &'a [u32],
-    pub cols: &'a [u32],
+    data: &'a [E],
+    rows: &'a [u32],
+    cols: &'a [u32],
 }
 
 impl<'a, E: Copy> Gathered<'a, E> {
@@ -578,6 +581,21 @@ impl<'a, E: Copy> Gathered<'a, E> {
             );
         }
         Self { data, rows, cols }
+    }
+
+    /// The elements the offsets point into.
+    pub fn data(&self) -> &'a [E] {
+        self.data
+    }
+
+    /// The row offsets (one per row).
+    pub fn rows(&self) -> &'a [u32] {
+        self.rows
+    }
+
+    /// The column offsets (one per column).
+    pub fn cols(&self) -> &'a [u32] {
+        self.cols
     }
 
     /// The transposed matrix (the same elements, the tables swapped).

@@ -206,9 +206,10 @@ fn pack_b(b: Rhs<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &mut
             Rhs::Gathered(g) => {
                 // im2col on the fly: each row of the panel reads its `w` elements through the
                 // column offsets from where the row offset points.
-                let cols = &g.cols[j0..j0 + w];
-                for (row, &r) in panel.chunks_exact_mut(NR).zip(&g.rows[pc..pc + kc]) {
-                    let src = &g.data[r as usize..];
+                // (Bounds-checked loads: unchecked ones and AVX-512 gathers were no faster here.)
+                let cols = &g.cols()[j0..j0 + w];
+                for (row, &r) in panel.chunks_exact_mut(NR).zip(&g.rows()[pc..pc + kc]) {
+                    let src = &g.data()[r as usize..];
                     for (dst, &c) in row.iter_mut().zip(cols) {
                         *dst = src[c as usize];
                     }
@@ -275,6 +276,15 @@ fn pack_a(a: MatRef<'_, f32>, m: usize, pc: usize, kc: usize, out: &mut [f32]) {
             for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
                 let base = i0 + (pc + p) * a.cs;
                 col[..h].copy_from_slice(&a.data[base..base + h]);
+            }
+        } else if a.cs == 1 && h == MR {
+            // Row-major source: the panel's `MR` rows side by side, one column at a time (the
+            // `MR` streams are read front to back; each column is one contiguous write).
+            let rows: [&[f32]; MR] = std::array::from_fn(|i| &a.data[(i0 + i) * a.rs + pc..][..kc]);
+            for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
+                for (dst, row) in col.iter_mut().zip(&rows) {
+                    *dst = row[p];
+                }
             }
         } else {
             for i in 0..h {
