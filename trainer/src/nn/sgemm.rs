@@ -208,10 +208,26 @@ fn pack_b(b: Rhs<'_, f32>, pc: usize, kc: usize, jc: usize, nc: usize, out: &mut
                 // column offsets from where the row offset points.
                 // (Bounds-checked loads: unchecked ones and AVX-512 gathers were no faster here.)
                 let cols = &g.cols()[j0..j0 + w];
-                for (row, &r) in panel.chunks_exact_mut(NR).zip(&g.rows()[pc..pc + kc]) {
+                let rows = &g.rows()[pc..pc + kc];
+                // A transposed column matrix has runs of `k` adjacent offsets (one kernel row);
+                // runs of 4 (k = 4) are copied 4 floats at a time.
+                let runs_of_4 = cols.len() % 4 == 0
+                    && cols
+                        .chunks_exact(4)
+                        .all(|q| q[1] == q[0] + 1 && q[2] == q[0] + 2 && q[3] == q[0] + 3);
+                for (row, &r) in panel.chunks_exact_mut(NR).zip(rows) {
                     let src = &g.data()[r as usize..];
-                    for (dst, &c) in row.iter_mut().zip(cols) {
-                        *dst = src[c as usize];
+                    if runs_of_4 {
+                        for (dst, q) in row.chunks_exact_mut(4).zip(cols.chunks_exact(4)) {
+                            let from: &[f32; 4] =
+                                src[q[0] as usize..][..4].try_into().expect("4 floats");
+                            let to: &mut [f32; 4] = dst.try_into().expect("4 floats");
+                            *to = *from;
+                        }
+                    } else {
+                        for (dst, &c) in row.iter_mut().zip(cols) {
+                            *dst = src[c as usize];
+                        }
                     }
                 }
                 continue;
@@ -480,12 +496,19 @@ mod tests {
             return;
         }
         let mut rng = StdRng::seed_from_u64(5);
-        // Ragged at every blocking level, both orientations of an im2col-like gather (the row
-        // offsets step through a plane, the column offsets jump between images) and a random one.
-        for &(m, k, n) in &[(13, 257, 33), (5, 3, 47), (130, 513, 600), (12, 40, 1030)] {
+        // Ragged at every blocking level; random column offsets, and runs of 4 adjacent ones
+        // (as in a transposed k = 4 column matrix; the last panels of n = 33, 47 and 1030 end
+        // in part of a run).
+        let shapes = [(13, 257, 33), (5, 3, 47), (130, 513, 600), (12, 40, 1030)];
+        for (&(m, k, n), runs) in shapes.iter().flat_map(|s| [(s, false), (s, true)]) {
             let data: Vec<f32> = (0..4096).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let rows: Vec<u32> = (0..k).map(|_| rng.gen_range(0..2048)).collect();
-            let cols: Vec<u32> = (0..n).map(|_| rng.gen_range(0..2048)).collect();
+            let mut cols: Vec<u32> = (0..n).map(|_| rng.gen_range(0..2044)).collect();
+            if runs {
+                for j in 0..n {
+                    cols[j] = cols[j / 4 * 4] + (j % 4) as u32;
+                }
+            }
             let ad: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let a = MatRef::row_major(&ad, k);
             let g = Gathered::new(&data, &rows, &cols);
@@ -502,7 +525,7 @@ mod tests {
                     MatRef::row_major(&written, n).into()
                 ));
                 assert!(sgemm((m, k, n), &mut got, n, accumulate, a, g.into()));
-                assert_eq!(got, want, "{m}×{k}×{n} accumulate={accumulate}");
+                assert_eq!(got, want, "{m}×{k}×{n} runs={runs} accumulate={accumulate}");
             }
             // The transpose: the same elements, read column for row.
             let t = g.transposed().to_row_major();
