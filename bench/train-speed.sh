@@ -50,9 +50,10 @@ data=${MNIST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gan-digits/mnist}
 run_trainer() {
     RAYON_NUM_THREADS=$threads MNIST_DIR=$data "$trainer_bin" --model "$1" --warmup "$2" --iterations "$3"
 }
+# (-W: torch warns at import that NumPy is missing; the benchmark does not use it.)
 run_pytorch() {
     OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY:-PASSIVE} \
-        "$venv/bin/python" bench/pytorch/gan_bench.py --model "$1" \
+        "$venv/bin/python" -W "ignore:Failed to initialize NumPy" bench/pytorch/gan_bench.py --model "$1" \
         --warmup "$2" --iterations "$3" --threads "$threads" --data "$data"
 }
 
