@@ -30,8 +30,8 @@ use super::conv2d::host_copy;
 use super::dims::ConvTransDim;
 use super::kernel::{
     add_bias_grad, add_channel_major_to_batch, batch_to_channel_major, cast, col2im,
-    input_grad_wanted, matmul, parameter_grads_wanted, recycle, scratch, Geometry, Im2Col, MatRef,
-    NnDevice, NnFloat,
+    input_grad_wanted, matmul, parameter_grads_wanted, put_grads, recycle, scratch, take_grads,
+    Geometry, Im2Col, MatRef, NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceConvTrans2D`]: a 2-D transposed convolution with `IN` input channels, `OUT`
@@ -225,33 +225,11 @@ where
         let _ = input_grad_wanted();
         let (x_g, w_g, b_g, out_g) = (x.ghost(), weight.ghost(), bias.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
-            // Move the gradients out of the store (no copy) so that they can be used together;
-            // they are put back afterwards.
-            let grad_out = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
-            let mut grad_x = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?));
-            let mut grad_wb = if params {
-                Some((
-                    std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?)),
-                    std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?)),
-                ))
-            } else {
-                None
-            };
-            backward_host(
-                &g,
-                IN,
-                &x_cm,
-                &w,
-                &grad_out,
-                &mut grad_x,
-                grad_wb.as_mut().map(|(w, b)| (&mut w[..], &mut b[..])),
-            );
-            *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
-            *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
-            if let Some((grad_w, grad_b)) = grad_wb {
-                *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
-                *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
-            }
+            let mut taken =
+                take_grads!(grads, D, &out_g, Some(&x_g), params.then_some((&w_g, &b_g)));
+            let (grad_out, grad_x, grad_wb) = taken.split();
+            backward_host(&g, IN, &x_cm, &w, grad_out, grad_x, grad_wb);
+            put_grads!(grads, D, taken, &out_g, &x_g, (&w_g, &b_g));
             Ok(())
         });
     }
@@ -291,7 +269,8 @@ fn forward_host<E: NnFloat>(
     (out, x_cm)
 }
 
-/// Backward pass on host slices; accumulates into `gx` and, unless the parameters are frozen
+/// Backward pass on host slices; accumulates into `gx` unless it is `None` (the layer always
+/// passes it: it computes its input gradient even for data) and, unless the parameters are frozen
 /// (`None`), into their gradients `(gw, gb)`.
 fn backward_host<E: NnFloat>(
     g: &Geometry,
@@ -299,7 +278,7 @@ fn backward_host<E: NnFloat>(
     x_cm: &[E],
     w: &[E],
     grad_out: &[E],
-    gx: &mut [E],
+    gx: Option<&mut [E]>,
     params: Option<(&mut [E], &mut [E])>,
 ) {
     let (rows, n) = (g.rows(), g.cols());
@@ -316,19 +295,21 @@ fn backward_host<E: NnFloat>(
             g_cols.matrix().transposed(),
         );
     }
-    // grad x_cm (IN × B·H·W) = W (IN × OUT·K·K) · g_cols
-    // Overwritten completely by the (non-accumulating) product.
-    let mut gx_cm = scratch(in_chan * n);
-    matmul(
-        (in_chan, rows, n),
-        &mut gx_cm,
-        n,
-        false,
-        MatRef::row_major(w, rows),
-        g_cols.matrix(),
-    );
-    add_channel_major_to_batch(&gx_cm, g.batch, in_chan, g.grid_h * g.grid_w, gx);
-    recycle(gx_cm);
+    if let Some(gx) = gx {
+        // grad x_cm (IN × B·H·W) = W (IN × OUT·K·K) · g_cols
+        // Overwritten completely by the (non-accumulating) product.
+        let mut gx_cm = scratch(in_chan * n);
+        matmul(
+            (in_chan, rows, n),
+            &mut gx_cm,
+            n,
+            false,
+            MatRef::row_major(w, rows),
+            g_cols.matrix(),
+        );
+        add_channel_major_to_batch(&gx_cm, g.batch, in_chan, g.grid_h * g.grid_w, gx);
+        recycle(gx_cm);
+    }
     g_cols.recycle();
 }
 

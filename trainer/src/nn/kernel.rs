@@ -241,6 +241,82 @@ pub(crate) fn input_grad_wanted() -> bool {
     !DATA_INPUT.with(|f| f.replace(false))
 }
 
+/// The gradient buffers of a weight layer's backward pass, moved out of dfdx's gradient store
+/// ([`take_grads!`]) so that the output gradient can be read while the input's and the
+/// parameters' are written, and put back afterwards ([`put_grads!`]). No copies.
+pub(crate) struct TakenGrads<E> {
+    /// The output's gradient.
+    pub out: Vec<E>,
+    /// The input's, unless the input is data.
+    pub input: Option<Vec<E>>,
+    /// The weight's and the bias's, unless the parameters are frozen.
+    pub params: Option<(Vec<E>, Vec<E>)>,
+}
+
+impl<E> TakenGrads<E> {
+    /// The output gradient to read, and the input and parameter gradients to accumulate into.
+    #[allow(clippy::type_complexity)]
+    pub fn split(&mut self) -> (&[E], Option<&mut [E]>, Option<(&mut [E], &mut [E])>) {
+        (
+            &self.out,
+            self.input.as_deref_mut(),
+            self.params.as_mut().map(|(w, b)| (&mut w[..], &mut b[..])),
+        )
+    }
+}
+
+// Macros, not functions, because dfdx's ghost tensors and the trait `get_or_alloc_mut` takes are
+// crate-private: a function could not name them. Each `?`s the store's errors out of the backward
+// op it is used in.
+
+/// `take_grad!(grads, D, &ghost)`: moves one tensor's gradient buffer out of the store (a zeroed
+/// one is allocated first if it has none).
+macro_rules! take_grad {
+    ($grads:expr, $D:ty, $tensor:expr) => {
+        std::mem::take(<$D>::host_vec_mut($grads.get_or_alloc_mut($tensor)?))
+    };
+}
+pub(crate) use take_grad;
+
+/// `take_grads!(grads, D, &out, input.then_some(&x), params.then_some((&w, &b)))`: a
+/// [`TakenGrads`] of the output's gradient and, where asked for, the input's and the parameters'.
+macro_rules! take_grads {
+    ($grads:expr, $D:ty, $out:expr, $input:expr, $params:expr) => {
+        $crate::nn::kernel::TakenGrads {
+            out: $crate::nn::kernel::take_grad!($grads, $D, $out),
+            input: match $input {
+                Some(x) => Some($crate::nn::kernel::take_grad!($grads, $D, x)),
+                None => None,
+            },
+            params: match $params {
+                Some((w, b)) => Some((
+                    $crate::nn::kernel::take_grad!($grads, $D, w),
+                    $crate::nn::kernel::take_grad!($grads, $D, b),
+                )),
+                None => None,
+            },
+        }
+    };
+}
+pub(crate) use take_grads;
+
+/// `put_grads!(grads, D, taken, &out, &x, (&w, &b))`: puts the buffers of a [`TakenGrads`] back
+/// (only those that were taken).
+macro_rules! put_grads {
+    ($grads:expr, $D:ty, $taken:expr, $out:expr, $input:expr, ($w:expr, $b:expr)) => {{
+        let taken: $crate::nn::kernel::TakenGrads<_> = $taken;
+        *<$D>::host_vec_mut($grads.get_or_alloc_mut($out)?) = taken.out;
+        if let Some(x) = taken.input {
+            *<$D>::host_vec_mut($grads.get_or_alloc_mut($input)?) = x;
+        }
+        if let Some((w, b)) = taken.params {
+            *<$D>::host_vec_mut($grads.get_or_alloc_mut($w)?) = w;
+            *<$D>::host_vec_mut($grads.get_or_alloc_mut($b)?) = b;
+        }
+    }};
+}
+pub(crate) use put_grads;
+
 /// Converts an `f64` constant to `E` (exact for the small constants used here).
 pub(crate) fn cast<E: NnFloat>(v: f64) -> E {
     // `FromPrimitive` is a supertrait of `Dtype`; for f32/f64 this never fails.

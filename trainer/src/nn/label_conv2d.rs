@@ -31,7 +31,8 @@ use super::conv2d::host_copy;
 use super::dims::ConvDim;
 use super::kernel::{
     add_bias_grad, batch_to_channel_major, cast, col2im, input_grad_wanted, matmul,
-    parameter_grads_wanted, recycle, scratch, Geometry, Im2Col, MatRef, NnDevice, NnFloat,
+    parameter_grads_wanted, put_grads, recycle, scratch, take_grads, Geometry, Im2Col, MatRef,
+    NnDevice, NnFloat,
 };
 
 /// Builder for [`DeviceLabelConv2D`]: `Conv2D<IN, OUT, K, S, P>` on `H × W` images whose last `L`
@@ -234,39 +235,16 @@ where
             let (cols, labels) = (fwd.cols, fwd.labels);
             let (params, input) = (parameter_grads_wanted(), input_grad_wanted());
             tape.add_backward_op(move |grads| {
-                let grad_out = std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?));
-                let mut grad_x = if input {
-                    Some(std::mem::take(D::host_vec_mut(
-                        grads.get_or_alloc_mut(&x_g)?,
-                    )))
-                } else {
-                    None
-                };
-                let mut grad_wb = if params {
-                    Some((
-                        std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?)),
-                        std::mem::take(D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?)),
-                    ))
-                } else {
-                    None
-                };
-                backward_host(
-                    &lg,
-                    cols,
-                    &labels,
-                    &w,
-                    &grad_out,
-                    grad_x.as_deref_mut(),
-                    grad_wb.as_mut().map(|(w, b)| (&mut w[..], &mut b[..])),
+                let mut taken = take_grads!(
+                    grads,
+                    D,
+                    &out_g,
+                    input.then_some(&x_g),
+                    params.then_some((&w_g, &b_g))
                 );
-                *D::host_vec_mut(grads.get_or_alloc_mut(&out_g)?) = grad_out;
-                if let Some(grad_x) = grad_x {
-                    *D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?) = grad_x;
-                }
-                if let Some((grad_w, grad_b)) = grad_wb {
-                    *D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?) = grad_w;
-                    *D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?) = grad_b;
-                }
+                let (grad_out, grad_x, grad_wb) = taken.split();
+                backward_host(&lg, cols, &labels, &w, grad_out, grad_x, grad_wb);
+                put_grads!(grads, D, taken, &out_g, &x_g, (&w_g, &b_g));
                 Ok(())
             });
         }
