@@ -57,9 +57,12 @@
 
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs, unsafe_code)]
+// The no-panic promise, checked by the compiler on every target (tests may panic: that is how
+// they fail). Each `allow` of one of these in the crate carries a one-line proof.
 #![cfg_attr(
     not(test),
     deny(
+        clippy::arithmetic_side_effects,
         clippy::indexing_slicing,
         clippy::unwrap_used,
         clippy::expect_used,

@@ -72,6 +72,8 @@ impl Requant {
     /// `clamp(round_half_up(acc · M / 2ⁿ), lo, hi)`; see the [module docs](self) for the proof
     /// that the `i64` arithmetic cannot overflow.
     #[inline(always)]
+    // |acc·M| ≤ 2⁶² and 2ⁿ⁻¹ ≤ 2⁶¹ with n clamped to 1..=62: the i64 sum stays below 2⁶³.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn apply(self, acc: i32, lo: i8, hi: i8) -> i8 {
         let n = u32::from(self.shift.clamp(MIN_SHIFT, MAX_SHIFT));
         let product = i64::from(acc) * i64::from(self.multiplier);
@@ -86,6 +88,8 @@ impl Requant {
     ///
     /// Returns `None` when `scale` is negative, not finite, or `≥ 2³⁰` (no valid `n`).
     #[cfg(feature = "std")]
+    // `log2` of a finite positive f64 is in [−1075, 1024], so `n` stays within a few thousand.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn from_scale(scale: f64) -> Option<Self> {
         const TOP: f64 = 2_147_483_648.0; // 2³¹
         if !scale.is_finite() || scale < 0.0 {

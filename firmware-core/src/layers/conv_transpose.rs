@@ -26,6 +26,8 @@ use crate::requant::Requant;
 
 /// The `(k, i)` pairs (kernel index, input index) that feed output index `o` along one axis.
 #[inline(always)]
+// `o` indexes a slice (≤ isize::MAX), so `o + PADDING` fits usize; STRIDE is a non-zero constant.
+#[allow(clippy::arithmetic_side_effects)]
 fn taps<const IN_SIDE: usize>(o: usize) -> impl Iterator<Item = (usize, usize)> {
     let first = (o + PADDING) % STRIDE;
     (first..KERNEL).step_by(STRIDE).filter_map(move |k| {
@@ -53,9 +55,12 @@ pub(crate) fn forward<
     const {
         assert!(OUT_SIDE == (IN_SIDE - 1) * STRIDE + KERNEL - 2 * PADDING);
         assert!(CIN > 0 && COUT > 0);
+        // Evaluated here, these products cannot overflow at run time (see `x_at`, `w_at`).
+        assert!(IN_SIDE * IN_SIDE * CIN <= isize::MAX as usize);
+        assert!(KERNEL * KERNEL * COUT * CIN <= isize::MAX as usize);
     }
-    let tap_len = COUT * CIN;
-    for (oy, out_row) in out.chunks_exact_mut(OUT_SIDE * COUT).enumerate() {
+    let tap_len = const { COUT * CIN };
+    for (oy, out_row) in out.chunks_exact_mut(const { OUT_SIDE * COUT }).enumerate() {
         for (ox, out_px) in out_row.chunks_exact_mut(COUT).enumerate() {
             let mut acc = [0i32; COUT];
             for (a, b) in acc.iter_mut().zip(layer.bias.chunks_exact(4)) {
@@ -63,13 +68,13 @@ pub(crate) fn forward<
             }
             for (ky, iy) in taps::<IN_SIDE>(oy) {
                 for (kx, ix) in taps::<IN_SIDE>(ox) {
-                    let x_at = (iy * IN_SIDE + ix) * CIN;
-                    let w_at = (ky * KERNEL + kx) * tap_len;
+                    // iy, ix < IN_SIDE and ky, kx < KERNEL (`taps`): below the products
+                    // checked in the const block above.
+                    #[allow(clippy::arithmetic_side_effects)]
+                    let (x_at, w_at) = ((iy * IN_SIDE + ix) * CIN, (ky * KERNEL + kx) * tap_len);
                     let (Some(x), Some(w)) = (
-                        input
-                            .get(x_at..x_at + CIN)
-                            .and_then(|x| <&[i8; CIN]>::try_from(x).ok()),
-                        layer.weights.get(w_at..w_at + tap_len),
+                        input.get(x_at..).and_then(|x| x.first_chunk::<CIN>()),
+                        layer.weights.get(w_at..).and_then(|w| w.get(..tap_len)),
                     ) else {
                         continue;
                     };

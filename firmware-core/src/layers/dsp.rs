@@ -91,6 +91,7 @@ pub(crate) fn accumulate_row_pairs<const N: usize>(
     x: &Lanes<N>,
 ) -> usize {
     const { assert!(N > 0 && N % 4 == 0 && N <= 1024) };
+    #[allow(clippy::arithmetic_side_effects)] // 2·N > 0 by the assertion above
     let pairs = (acc.len() / 2).min(weights.len() / (2 * N));
     if pairs == 0 {
         return 0;
@@ -141,7 +142,9 @@ pub(crate) fn accumulate_row_pairs<const N: usize>(
             options(nostack),
         );
     }
-    2 * pairs
+    #[allow(clippy::arithmetic_side_effects)] // pairs ≤ acc.len() / 2, so 2·pairs ≤ acc.len()
+    let rows = 2 * pairs;
+    rows
 }
 
 /// `acc + w·x` (wrapping) for a vector used only once: both sides are split on the fly.

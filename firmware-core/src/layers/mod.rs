@@ -82,6 +82,7 @@ pub(crate) fn read_i32(bytes: &[u8]) -> i32 {
 /// (ours are ≤ 64) sums without overflow.
 #[cfg_attr(all(firmware_core_dsp, not(test)), allow(dead_code))]
 #[inline(always)]
+#[allow(clippy::arithmetic_side_effects)] // the one product of two int8 values: |w·x| ≤ 2¹⁴
 pub(crate) fn dot_scalar(weights: &[u8], x: &[i8]) -> i32 {
     weights
         .iter()
@@ -129,9 +130,10 @@ impl<'a, const N: usize> Prepared<'a, N> {
         #[cfg(firmware_core_dsp)]
         {
             let done = dsp::accumulate_row_pairs(acc, weights, &self.lanes);
-            let last_row = weights
-                .get(done * N..(done + 1) * N)
-                .and_then(|r| r.try_into().ok());
+            let last_row = done
+                .checked_mul(N)
+                .and_then(|at| weights.get(at..))
+                .and_then(|r| r.first_chunk::<N>());
             if let (Some(a), Some(row)) = (acc.get_mut(done), last_row) {
                 *a = dot(*a, row, self.x);
             }
