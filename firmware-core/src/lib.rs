@@ -3,13 +3,16 @@
 //! A `no_std`, allocation-free, integer-only GAN generator that draws 28 × 28 MNIST-style digits
 //! on microcontrollers, plus (feature `std`) the host-side exporter that writes its weights.
 //!
-//! * [`arch`]: the compiled-in architecture (`mcu` preset) — the single source of truth for shapes.
+//! * [`arch`]: the compiled-in architecture (the `mcu` network; the class-conditional `cmcu`
+//!   preset is the same network with a class in its input) — the single source of truth for
+//!   shapes.
 //! * [`latent_from_seed`]: the same int8 latent from the same `u32` seed on host and device.
 //! * [`blob`]: the weights file: format spec, reader and writer.
 //! * [`Generator`]: validates a blob once, then [`generate`](Generator::generate)s digits into a
 //!   [`Digit`] using caller-owned [`Scratch`] memory (9.2 KiB), integer arithmetic only.
 //! * [`draw`]: embedded-graphics adapters (grey, 1-bit threshold or dithered, RGB565, scaled,
-//!   grids).
+//!   grids), clipped to the display for any position and scale.
+//! * [`text`]: strings of digits ("2026", "12:34") in generated handwriting.
 //! * `export` (feature `std`): float reference model, quantiser, comparison helpers.
 //!
 //! ```
@@ -37,16 +40,19 @@
 //! No `unsafe` outside the Cortex-M4/M7 dot-product kernels (`asm!`, compiled only for Arm targets
 //! with the DSP extension, soundness argued next to them; the safe scalar kernels serve every
 //! other target and are the reference they are tested against), no heap outside `export`, and
-//! no panics reachable from blob contents: after
-//! [`Generator::new`] succeeds, inference cannot fail, and every slice access in the device code
-//! is an iterator, `get` or a fixed-size array (enforced with Clippy's `indexing_slicing`,
-//! `unwrap_used`, `expect_used` and `panic` lints).
+//! no panics on any input: after [`Generator::new`] succeeds, inference cannot fail; every
+//! slice access in the device code is an iterator, `get` or a fixed-size array, and every
+//! integer operation is either proven to stay in range (an `allow` with its one-line proof) or
+//! checked or saturating with a defined result. Clippy's `arithmetic_side_effects`,
+//! `indexing_slicing`, `unwrap_used`, `expect_used` and `panic` lints enforce this on every
+//! target (denied below for all non-test code; the host-only `export` module is exempt).
 //!
 //! # Resources
 //!
 //! Per digit: [`arch::MACS_PER_DIGIT`] = 1 578 112 multiply-accumulates. RAM: [`Scratch::BYTES`]
 //! = 9 408 bytes of activations, a 784-byte [`Digit`] and about 1.4 KiB of stack. Flash: the blob,
-//! 147 118 bytes for the `mcu` preset (133 632 bytes of weights, 12 544 of `fc` biases).
+//! 147 118 bytes for [`DEFAULT_BLOB`] (133 632 bytes of weights, 12 544 of `fc` biases; `mcu` and
+//! `cmcu` blobs have the same size). `tests/doc_facts.rs` checks these numbers against the code.
 //!
 //! Measured in QEMU with `-icount` (release, LTO; instructions, not cycles): one digit takes
 //! 3.1 M instructions on Cortex-M4 (`thumbv7em-none-eabihf`, ≈ 1.97 per MAC: the dot products use
@@ -87,8 +93,10 @@ pub mod text;
 
 pub use arch::{LATENT_DIM, OUT_PIXELS, OUT_SIDE};
 
-/// The shipped default generator (`mcu` preset, trained by this repository's trainer; the README
-/// names the command and seed). A linker drops it from firmware that does not use it.
+/// The shipped default generator: the class-conditional `cmcu` preset (the `mcu` network with the
+/// class in its input, so [`Generator::generate`] takes `Some(0..=9)`), trained by this
+/// repository's trainer (the README names the command and seed). A linker drops it from firmware
+/// that does not use it.
 pub static DEFAULT_BLOB: &[u8] = include_bytes!("../blobs/default.postcard");
 pub use digit::Digit;
 pub use error::{BlobError, ClassError, EmitError};

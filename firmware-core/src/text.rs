@@ -76,7 +76,7 @@ pub struct Handwriting {
     /// look different, as in real handwriting.
     pub seed: u32,
     /// Display pixels per digit pixel (0 counts as 1, values above
-    /// [`MAX_SCALE`](crate::draw::MAX_SCALE) as that).
+    /// [`MAX_SCALE`] as that).
     pub scale: u32,
     /// Distance between the left edges of neighbouring digit cells, in digit pixels. Below 28
     /// the cells overlap in MNIST's empty border (its digits fit a 20×20 box centred in 28×28),
