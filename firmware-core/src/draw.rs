@@ -21,9 +21,11 @@
 //! position or scale makes it overflow: a digit scaled to cover four billion pixels costs what the
 //! visible part costs, and one placed far off-screen draws nothing. Scale factors are clamped to
 //! `1..=`[`MAX_SCALE`] and grid sizes to `i32::MAX`, so every bounding box has corners that
-//! embedded-graphics can compute. (One limit is embedded-graphics' own: the `Translated` target
-//! behind `Image::new(drawable, offset)` negates `offset` in its `bounding_box`, which overflows in
-//! builds with overflow checks for a coordinate of exactly `i32::MIN`.)
+//! embedded-graphics can compute; for the same reason no pixel is drawn at coordinate `i32::MAX`
+//! (a rectangle reaching it has a bottom-right corner past `i32`). One limit is
+//! embedded-graphics' own: the `Translated` target behind `Image::new(drawable, offset)` negates
+//! `offset` in its `bounding_box`, which overflows in builds with overflow checks for a
+//! coordinate of exactly `i32::MIN`.
 //!
 //! ```
 //! use embedded_graphics::{image::Image, mock_display::MockDisplay, pixelcolor::BinaryColor, prelude::*};

@@ -13,6 +13,7 @@ use firmware_core::blob::{BlobRepr, LayerRepr};
 use firmware_core::latent::{class_from_seed, generator_input};
 use firmware_core::{ClassError, Digit, Generator, Scratch, LATENT_DIM};
 
+pub mod draw;
 pub mod mutate;
 
 /// What to draw from an accepted blob.
