@@ -260,6 +260,7 @@ mod extreme_tests {
     use crate::test_blob::SyntheticModel;
 
     #[test]
+    #[cfg_attr(miri, ignore = "a synthetic model and nine inferences: hours in Miri")]
     fn huge_scales_and_spacings_saturate_instead_of_overflowing() {
         let blob = SyntheticModel::new(8).conditional_blob();
         let generator = Generator::new(&blob).unwrap();
@@ -298,6 +299,7 @@ mod extreme_tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
     fn separators_stop_at_the_end_of_the_coordinate_space() {
         let blob = SyntheticModel::new(8).conditional_blob();
         let generator = Generator::new(&blob).unwrap();

@@ -70,6 +70,10 @@ fn scratch_digit_and_mac_counts_match_the_docs() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "checks documentation, not memory; loading the blob takes a minute in Miri"
+)]
 fn shipped_blob_facts_match_the_docs() {
     assert_documented(
         &format!("{} bytes for [`DEFAULT_BLOB`]", spaced(DEFAULT_BLOB.len())),
