@@ -8,6 +8,8 @@
 #   blob_bytes   any bytes as a blob, and the same bytes with their CRC appended
 #   blob_mutate  structure-aware mutants of DEFAULT_BLOB, CRC recomputed
 #   draw_api     digits, grids and handwriting at any position, scale, class, seed, display size
+# FUZZ_RUNS=N stops each target after N executions (SECONDS_PER_TARGET still caps the time), e.g.
+#   FUZZ_RUNS=10000000 nice -n 15 bench/fuzz.sh 7200 blob_bytes
 # Every run starts from a fresh corpus (blob_bytes: the shipped blob, with and without its CRC),
 # so figures of different runs compare. Crashes are saved under fuzz/bench-out/<target>/
 # and make the script exit 1.
@@ -36,11 +38,12 @@ for target in "${targets[@]}"; do
     head -c -4 ../firmware-core/blobs/default.postcard >"$dir/corpus/default-without-crc"
   fi
   cargo +nightly fuzz build -s none "$target" >&2
-  echo "fuzzing $target for $seconds s" >&2
+  echo "fuzzing $target for $seconds s${FUZZ_RUNS:+ or $FUZZ_RUNS executions}" >&2
   status=0
   start=$(date +%s)
   cargo +nightly fuzz run -s none "$target" "$dir/corpus" -- \
-    -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
+    -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
+    -print_final_stats=1 -artifact_prefix="$dir/crashes/" \
     >"$dir/log" 2>&1 || status=$?
   elapsed=$(($(date +%s) - start))
   stat() { sed -n "s/^stat::$1: *//p" "$dir/log" | tail -n 1; }
