@@ -69,6 +69,7 @@
 
 pub mod arch;
 pub mod blob;
+mod crc32;
 mod digit;
 pub mod draw;
 mod error;

@@ -37,6 +37,7 @@ pub(crate) mod conv_transpose;
 mod dsp;
 pub(crate) mod linear;
 pub(crate) mod tanh;
+mod tap;
 
 use crate::requant::Requant;
 
@@ -90,19 +91,6 @@ pub(crate) fn dot_scalar(weights: &[u8], x: &[i8]) -> i32 {
         .sum()
 }
 
-/// `acc + w·x` (wrapping) for an activation vector used once.
-#[inline(always)]
-pub(crate) fn dot<const N: usize>(acc: i32, w: &[u8; N], x: &[i8; N]) -> i32 {
-    #[cfg(firmware_core_dsp)]
-    {
-        dsp::dot(acc, w, x)
-    }
-    #[cfg(not(firmware_core_dsp))]
-    {
-        acc.wrapping_add(dot_scalar(w, x))
-    }
-}
-
 /// An activation vector about to be multiplied with many weight rows, in the form the fast
 /// kernel wants (on DSP cores: split into 16-bit lanes once; elsewhere: as is).
 pub(crate) struct Prepared<'a, const N: usize> {
@@ -133,7 +121,7 @@ impl<'a, const N: usize> Prepared<'a, N> {
                 .get(done * N..(done + 1) * N)
                 .and_then(|r| r.try_into().ok());
             if let (Some(a), Some(row)) = (acc.get_mut(done), last_row) {
-                *a = dot(*a, row, self.x);
+                *a = dsp::dot(*a, row, self.x);
             }
         }
         #[cfg(not(firmware_core_dsp))]
