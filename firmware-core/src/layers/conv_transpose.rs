@@ -33,10 +33,6 @@ use super::{read_i32, QuantLayer};
 use crate::arch::{KERNEL, PADDING, STRIDE};
 use crate::requant::Requant;
 
-/// For one output column parity, its two column taps: `(kx, d)` with input column `j + d` for
-/// output column `2j + parity`.
-const COLUMN_TAPS: [[(usize, isize); 2]; 2] = [[(1, 0), (3, -1)], [(0, 1), (2, 0)]];
-
 /// Computes every output `(oy, ox, co)` in HWC order and stores
 /// `epilogue(accumulator, requant[co])` there. Inputs must be ReLU outputs (`0..=127`), as
 /// both layers' are (the Cortex-M0 kernel relies on it).
@@ -70,7 +66,18 @@ pub(crate) fn forward<
     for (b, bytes) in biases.iter_mut().zip(layer.bias.chunks_exact(4)) {
         *b = read_i32(bytes);
     }
-    let weight_rows = layer.weights.chunks_exact(CIN);
+    // The weight rows of each tap (ky, kx): COUT rows of CIN bytes.
+    let mut tap_rows: [&[u8]; KERNEL * KERNEL] = [&[]; KERNEL * KERNEL];
+    for (rows, bytes) in tap_rows
+        .iter_mut()
+        .zip(layer.weights.chunks_exact(COUT * CIN))
+    {
+        *rows = bytes;
+    }
+    let row_of = |ky: usize, kx: usize, co: usize| -> Option<&[u8; CIN]> {
+        let rows = tap_rows.get(ky * KERNEL + kx)?;
+        rows.get(co * CIN..)?.first_chunk::<CIN>()
+    };
     let mut rows = Rows::new();
     let mut out_rows = out.chunks_exact_mut(OUT_SIDE * COUT);
     let mut in_rows = input.chunks_exact(IN_SIDE * CIN);
@@ -78,7 +85,8 @@ pub(crate) fn forward<
         if let Some(row) = in_rows.next() {
             rows.load::<CIN, IN_SIDE>(m, row);
         }
-        // Output rows 2m − 1 (taps ky = 0 on row m, ky = 2 on row m − 1) and 2m (ky = 1, 3).
+        // Output rows 2m − 1 (taps ky = 0 on input row m, ky = 2 on row m − 1) and 2m (ky = 1,
+        // 3). Row m is in slot m % 2, row m − 1 in slot (m + 1) % 2.
         for (first_ky, oy_exists) in [(0, m > 0), (1, m < IN_SIDE)] {
             if !oy_exists {
                 continue;
@@ -86,33 +94,34 @@ pub(crate) fn forward<
             let Some(out_row) = out_rows.next() else {
                 return;
             };
-            // (ky, slot) of the input rows that exist: row m is in slot m % 2, row m − 1 in the
-            // other one.
             let row_taps = [(first_ky, m, m < IN_SIDE), (first_ky + 2, m + 1, m > 0)];
             for (co, (&bias, &requant)) in biases.iter().zip(&requants).enumerate() {
-                for (parity, column_taps) in COLUMN_TAPS.iter().enumerate() {
-                    let mut acc = [bias; IN_SIDE];
-                    for &(ky, slot, exists) in &row_taps {
-                        if !exists {
-                            continue;
-                        }
-                        for &(kx, d) in column_taps {
-                            let tap = (ky * KERNEL + kx) * COUT + co;
-                            let Some(w) = weight_rows
-                                .clone()
-                                .nth(tap)
-                                .and_then(|w| <&[u8; CIN]>::try_from(w).ok())
-                            else {
-                                continue;
-                            };
-                            accumulate_tap::<CIN, IN_SIDE>(&rows, slot, &mut acc, w, d);
-                        }
+                // Even output columns 2j: kx = 1 reads column j, kx = 3 column j − 1.
+                let mut even = [bias; IN_SIDE];
+                // Odd output columns 2j + 1: kx = 0 reads column j + 1, kx = 2 column j.
+                let mut odd = [bias; IN_SIDE];
+                for &(ky, slot, exists) in &row_taps {
+                    if !exists {
+                        continue;
                     }
-                    let outputs = out_row.chunks_exact_mut(COUT).skip(parity).step_by(2);
-                    for (px, &a) in outputs.zip(&acc) {
-                        if let Some(o) = px.get_mut(co) {
-                            *o = epilogue(a, requant);
-                        }
+                    if let Some(w) = row_of(ky, 1, co) {
+                        shifted_tap::<CIN, IN_SIDE, 0>(&rows, slot, &mut even, w);
+                    }
+                    if let Some(w) = row_of(ky, 3, co) {
+                        shifted_tap::<CIN, IN_SIDE, -1>(&rows, slot, &mut even, w);
+                    }
+                    if let Some(w) = row_of(ky, 0, co) {
+                        shifted_tap::<CIN, IN_SIDE, 1>(&rows, slot, &mut odd, w);
+                    }
+                    if let Some(w) = row_of(ky, 2, co) {
+                        shifted_tap::<CIN, IN_SIDE, 0>(&rows, slot, &mut odd, w);
+                    }
+                }
+                let pixels = out_row.chunks_exact_mut(COUT);
+                let columns = even.iter().zip(&odd).flat_map(|(e, o)| [e, o]);
+                for (px, &a) in pixels.zip(columns) {
+                    if let Some(o) = px.get_mut(co) {
+                        *o = epilogue(a, requant);
                     }
                 }
             }
@@ -120,39 +129,42 @@ pub(crate) fn forward<
     }
 }
 
-/// Adds one tap to the accumulators of one output row, channel and parity: output column
-/// `2j + parity` (accumulator `j`) gets input column `j + d`, for every `j` where that exists,
-/// in runs of at most [`MAX_RUN`].
+/// Adds one tap to the accumulators of one output row, channel and column parity:
+/// accumulator `j` gets input column `j + D` (`D` ∈ {−1, 0, 1}) wherever that exists, in runs
+/// of at most [`MAX_RUN`] pixels. `D` is a constant so that every run's bounds fold away.
 #[inline(always)]
-fn accumulate_tap<const CIN: usize, const IN_SIDE: usize>(
+fn shifted_tap<const CIN: usize, const IN_SIDE: usize, const D: isize>(
     rows: &Rows,
     slot: usize,
     acc: &mut [i32; IN_SIDE],
     w: &[u8; CIN],
-    d: isize,
 ) {
-    // d = −1: accumulators 1.. read columns 0..; d = +1: accumulators ..IN−1 read columns 1..
-    let (skip, first_column, len) = match d {
+    // D = −1: accumulators 1.. read columns 0..; D = 1: accumulators ..IN − 1 read columns 1..
+    let (skip, first_column, len) = match D {
         -1 => (1, 0, IN_SIDE - 1),
         1 => (0, 1, IN_SIDE - 1),
         _ => (0, 0, IN_SIDE),
     };
-    let Some(span) = acc.get_mut(skip..skip + len) else {
-        return;
-    };
-    for (k, run) in span.chunks_mut(MAX_RUN).enumerate() {
-        let first = first_column + k * MAX_RUN;
-        if let Ok(run) = <&mut [i32; 7]>::try_from(&mut *run) {
-            rows.tap::<CIN, IN_SIDE, 7>(slot, run, w, first);
-        } else if let Ok(run) = <&mut [i32; 6]>::try_from(&mut *run) {
-            rows.tap::<CIN, IN_SIDE, 6>(slot, run, w, first);
-        } else {
-            // Other run lengths only occur at test shapes.
-            for (i, a) in run.iter_mut().enumerate() {
-                let mut one = [*a];
-                rows.tap::<CIN, IN_SIDE, 1>(slot, &mut one, w, first + i);
-                *a = one[0];
+    let mut done = 0;
+    while done < len {
+        let (at, first) = (skip + done, first_column + done);
+        let left = len - done;
+        if left >= MAX_RUN {
+            if let Some(run) = acc.get_mut(at..).and_then(|a| a.first_chunk_mut::<7>()) {
+                rows.tap::<CIN, IN_SIDE, 7>(slot, run, w, first);
             }
+            done += MAX_RUN;
+        } else if left == 6 {
+            if let Some(run) = acc.get_mut(at..).and_then(|a| a.first_chunk_mut::<6>()) {
+                rows.tap::<CIN, IN_SIDE, 6>(slot, run, w, first);
+            }
+            done += 6;
+        } else {
+            // Other run lengths only occur at test shapes: one pixel at a time.
+            if let Some(run) = acc.get_mut(at..).and_then(|a| a.first_chunk_mut::<1>()) {
+                rows.tap::<CIN, IN_SIDE, 1>(slot, run, w, first);
+            }
+            done += 1;
         }
     }
 }
@@ -216,19 +228,6 @@ mod tests {
                 multipliers: m,
                 shifts: s,
             },
-        }
-    }
-
-    #[test]
-    fn column_taps_follow_the_definition() {
-        // ox = 2·ix − 1 + kx with ox = 2j + parity and ix = j + d.
-        for (parity, taps) in COLUMN_TAPS.iter().enumerate() {
-            for &(kx, d) in taps {
-                for j in 2..5isize {
-                    let (ox, ix) = (2 * j + parity as isize, j + d);
-                    assert_eq!(ox, 2 * ix - 1 + kx as isize);
-                }
-            }
         }
     }
 
