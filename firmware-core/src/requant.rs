@@ -77,15 +77,19 @@ impl Requant {
         let rounded = if n >= 32 {
             // Every exported layer lands here (n is 36–41 for the shipped model). With
             // s = acc·M + 2ⁿ⁻¹, floor(s / 2ⁿ) = floor(floor(s / 2³²) / 2ⁿ⁻³²): only the high word
-            // of the 64-bit sum is needed, and its shift fits in 32 bits.
-            let high = high_word(acc, self.multiplier, 1u64 << (n - 1));
-            i64::from(high >> (n - 32))
+            // of the 64-bit sum is needed, and its shift fits in 32 bits. 2ⁿ⁻¹ as a word pair:
+            // (2³¹, 0) for n = 32, (0, 2ⁿ⁻³³) above.
+            let unit = 1u32 << (n - 32);
+            let round = (unit << 31, unit >> 1);
+            high_word(acc, self.multiplier, round) >> (n - 32)
         } else {
             let product = i64::from(acc) * i64::from(self.multiplier);
-            (product + (1i64 << (n - 1))) >> n
+            let shifted = (product + (1i64 << (n - 1))) >> n;
+            // Clamped into i8 range just below anyway; this only makes it fit in i32.
+            shifted.clamp(i64::from(i8::MIN), i64::from(i8::MAX)) as i32
         };
         // The clamp puts the value into i8 range, so the cast is exact.
-        rounded.clamp(i64::from(lo), i64::from(hi)) as i8
+        rounded.clamp(i32::from(lo), i32::from(hi)) as i8
     }
 
     /// Closest representable factor to `scale`, with `M` normalised into `[2³⁰, 2³¹)` when
@@ -131,13 +135,14 @@ impl Requant {
     }
 }
 
-/// `floor((acc·m + round) / 2³²)`, exactly, for `m ≥ 0`: the high word of a 64-bit sum that
-/// cannot overflow (`|acc·m| ≤ 2⁶²`, `round < 2⁶²`).
+/// `floor((acc·m + round) / 2³²)`, exactly, for `m ≥ 0` and `round` = (low word, high word) <
+/// 2⁶²: the high word of a 64-bit sum that cannot overflow (`|acc·m| ≤ 2⁶²`).
 #[inline(always)]
-fn high_word(acc: i32, m: i32, round: u64) -> i32 {
+fn high_word(acc: i32, m: i32, round: (u32, u32)) -> i32 {
     #[cfg(not(firmware_core_no_long_mul))]
     {
         // One SMULL (Cortex-M3/M4) or MUL + MULH (RV32IM) and a 64-bit add.
+        let round = u64::from(round.0) | u64::from(round.1) << 32;
         let sum = (i64::from(acc) * i64::from(m)).wrapping_add(round as i64);
         (sum >> 32) as i32
     }
@@ -156,7 +161,7 @@ fn high_word(acc: i32, m: i32, round: u64) -> i32 {
 /// as a (low, high) word pair with explicit carries.
 #[cfg_attr(not(any(test, firmware_core_no_long_mul)), allow(dead_code))]
 #[inline(always)]
-fn high_word_16x16(acc: i32, m: i32, round: u64) -> i32 {
+fn high_word_16x16(acc: i32, m: i32, round: (u32, u32)) -> i32 {
     let (a1, a0) = (acc >> 16, (acc as u32) & 0xFFFF);
     let (m1, m0) = (m >> 16, (m as u32) & 0xFFFF);
     // m ≥ 0, so m1 ∈ [0, 2¹⁵) and every product below is exact in its type.
@@ -175,8 +180,8 @@ fn high_word_16x16(acc: i32, m: i32, round: u64) -> i32 {
         .wrapping_add(cross_signed >> 16)
         .wrapping_add(i32::from(carry));
     // + round
-    let (_, carry) = low.overflowing_add(round as u32);
-    high.wrapping_add((round >> 32) as i32)
+    let (_, carry) = low.overflowing_add(round.0);
+    high.wrapping_add(round.1 as i32)
         .wrapping_add(i32::from(carry))
 }
 
@@ -215,8 +220,9 @@ mod tests {
         }
         for (acc, m) in cases {
             for n in [1u32, 31, 32, 33, 40, 62] {
-                let round = 1u64 << (n - 1);
-                let want = ((i64::from(acc) * i64::from(m) + round as i64) >> 32) as i32;
+                let round64 = 1u64 << (n - 1);
+                let round = (round64 as u32, (round64 >> 32) as u32);
+                let want = ((i64::from(acc) * i64::from(m) + round64 as i64) >> 32) as i32;
                 assert_eq!(high_word_16x16(acc, m, round), want, "{acc} {m} {n}");
                 assert_eq!(high_word(acc, m, round), want, "{acc} {m} {n}");
             }
