@@ -82,7 +82,105 @@ pub(crate) fn checksum(bytes: &[u8]) -> u32 {
 }
 
 /// Four bytes per step (the bytes past the last whole 16-byte block one at a time).
-fn by_words(mut crc: u32, bytes: &[u8]) -> u32 {
+#[cfg(not(firmware_core_dsp))]
+fn by_words(crc: u32, bytes: &[u8]) -> u32 {
+    by_words_portable(crc, bytes)
+}
+
+/// Four bytes per step; on ARMv7E-M the 16-byte blocks of the word-aligned middle run in
+/// assembly: two `LDRD`s per block and no loop bookkeeping beyond a compare and a branch,
+/// 3.25 instructions per byte against 3.35 for the compiled Rust (the difference is what keeps
+/// `Generator::new` under 0.5 M instructions on a Cortex-M4).
+#[cfg(firmware_core_dsp)]
+fn by_words(crc: u32, bytes: &[u8]) -> u32 {
+    let head_len = bytes.as_ptr().align_offset(4).min(bytes.len());
+    let (head, rest) = bytes.split_at(head_len);
+    let crc = head.iter().fold(crc, |crc, &b| step_byte(crc, b));
+    let blocks_len = rest.len() / 16 * 16;
+    let (blocks, tail) = rest.split_at(blocks_len);
+    let mut crc = crc;
+    if !blocks.is_empty() {
+        // SAFETY: the assembly reads `blocks` (word-aligned: `align_offset` above; a whole number
+        // of 16-byte blocks, at least one) with post-incremented `LDRD`s until the pointer
+        // reaches its end, and reads the four 1 KiB tables at indices `0..=255` (every index is
+        // a byte extracted by `UXTB`/`UBFX`/`LSR #24`). It writes only the registers it
+        // declares, uses no stack and leaves the flags clobbered (not preserved).
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::asm!(
+                "2:",
+                "ldrd {w0}, {w1}, [{p}], #8",
+                "eor {w0}, {w0}, {crc}",
+                "uxtb {t}, {w0}",
+                "ldr {crc}, [{t3}, {t}, lsl #2]",
+                "ubfx {t}, {w0}, #8, #8",
+                "ldr {t}, [{t2}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "ubfx {t}, {w0}, #16, #8",
+                "ldr {t}, [{t1}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "lsr {t}, {w0}, #24",
+                "ldr {t}, [{t0}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "eor {w1}, {w1}, {crc}",
+                "uxtb {t}, {w1}",
+                "ldr {crc}, [{t3}, {t}, lsl #2]",
+                "ubfx {t}, {w1}, #8, #8",
+                "ldr {t}, [{t2}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "ubfx {t}, {w1}, #16, #8",
+                "ldr {t}, [{t1}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "lsr {t}, {w1}, #24",
+                "ldr {t}, [{t0}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "ldrd {w0}, {w1}, [{p}], #8",
+                "eor {w0}, {w0}, {crc}",
+                "uxtb {t}, {w0}",
+                "ldr {crc}, [{t3}, {t}, lsl #2]",
+                "ubfx {t}, {w0}, #8, #8",
+                "ldr {t}, [{t2}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "ubfx {t}, {w0}, #16, #8",
+                "ldr {t}, [{t1}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "lsr {t}, {w0}, #24",
+                "ldr {t}, [{t0}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "eor {w1}, {w1}, {crc}",
+                "uxtb {t}, {w1}",
+                "ldr {crc}, [{t3}, {t}, lsl #2]",
+                "ubfx {t}, {w1}, #8, #8",
+                "ldr {t}, [{t2}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "ubfx {t}, {w1}, #16, #8",
+                "ldr {t}, [{t1}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "lsr {t}, {w1}, #24",
+                "ldr {t}, [{t0}, {t}, lsl #2]",
+                "eor {crc}, {crc}, {t}",
+                "cmp {p}, {end}",
+                "bne 2b",
+                p = inout(reg) blocks.as_ptr() => _,
+                end = in(reg) blocks.as_ptr_range().end,
+                crc = inout(reg) crc,
+                w0 = out(reg) _,
+                w1 = out(reg) _,
+                t = out(reg) _,
+                t0 = in(reg) T0.as_ptr(),
+                t1 = in(reg) T1.as_ptr(),
+                t2 = in(reg) T2.as_ptr(),
+                t3 = in(reg) T3.as_ptr(),
+                options(readonly, nostack),
+            );
+        }
+    }
+    tail.iter().fold(crc, |crc, &b| step_byte(crc, b))
+}
+
+/// Four bytes per step in Rust (also the reference for the assembly above).
+#[cfg_attr(firmware_core_dsp, allow(dead_code))]
+fn by_words_portable(mut crc: u32, bytes: &[u8]) -> u32 {
     // Four words per iteration spreads the loop overhead.
     let mut blocks = bytes.chunks_exact(16);
     for block in &mut blocks {
