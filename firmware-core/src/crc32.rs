@@ -26,6 +26,9 @@ static T1: [u32; 256] = TABLES[1];
 static T2: [u32; 256] = TABLES[2];
 static T3: [u32; 256] = TABLES[3];
 
+// Evaluated at compile time only (it initialises a `const`): an index out of bounds or an
+// overflow here is a build error, never a run-time panic.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 const fn tables() -> [[u32; 256]; 4] {
     let [first] = *REFERENCE.table();
     let mut t = [first; 4];
@@ -96,7 +99,7 @@ fn by_words(crc: u32, bytes: &[u8]) -> u32 {
     let head_len = bytes.as_ptr().align_offset(4).min(bytes.len());
     let (head, rest) = bytes.split_at(head_len);
     let crc = head.iter().fold(crc, |crc, &b| step_byte(crc, b));
-    let blocks_len = rest.len() / 16 * 16;
+    let blocks_len = rest.len() & !15;
     let (blocks, tail) = rest.split_at(blocks_len);
     let mut crc = crc;
     if !blocks.is_empty() {

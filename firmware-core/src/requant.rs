@@ -79,12 +79,15 @@ impl Requant {
             // s = acc·M + 2ⁿ⁻¹, floor(s / 2ⁿ) = floor(floor(s / 2³²) / 2ⁿ⁻³²): only the high word
             // of the 64-bit sum is needed, and its shift fits in 32 bits. 2ⁿ⁻¹ as a word pair:
             // (2³¹, 0) for n = 32, (0, 2ⁿ⁻³³) above.
-            let unit = 1u32 << (n - 32);
+            // n ∈ 32..=62 here, so n − 32 ∈ 0..=30 is a valid shift of a u32 and of an i32.
+            let up = n.wrapping_sub(32);
+            let unit = 1u32 << up;
             let round = (unit << 31, unit >> 1);
-            high_word(acc, self.multiplier, round) >> (n - 32)
+            high_word(acc, self.multiplier, round) >> up
         } else {
-            let product = i64::from(acc) * i64::from(self.multiplier);
-            let shifted = (product + (1i64 << (n - 1))) >> n;
+            // |acc·M| ≤ 2⁶², 2ⁿ⁻¹ ≤ 2³⁰ (n ∈ 1..=31 here): the sum fits (module docs).
+            let product = i64::from(acc).wrapping_mul(i64::from(self.multiplier));
+            let shifted = product.wrapping_add(1i64 << n.wrapping_sub(1)) >> n;
             // Clamped into i8 range just below anyway; this only makes it fit in i32.
             shifted.clamp(i64::from(i8::MIN), i64::from(i8::MAX)) as i32
         };
@@ -143,7 +146,7 @@ fn high_word(acc: i32, m: i32, round: (u32, u32)) -> i32 {
     {
         // One SMULL (Cortex-M3/M4) or MUL + MULH (RV32IM) and a 64-bit add.
         let round = u64::from(round.0) | u64::from(round.1) << 32;
-        let sum = (i64::from(acc) * i64::from(m)).wrapping_add(round as i64);
+        let sum = (i64::from(acc).wrapping_mul(i64::from(m))).wrapping_add(round as i64);
         (sum >> 32) as i32
     }
     #[cfg(firmware_core_no_long_mul)]

@@ -37,6 +37,9 @@ use crate::requant::Requant;
 /// `epilogue(accumulator, requant[co])` there. Inputs must be ReLU outputs (`0..=127`), as
 /// both layers' are (the Cortex-M0 kernel relies on it).
 #[inline(never)]
+// Index arithmetic only, on loop indices bounded by the layer constants (m ≤ IN_SIDE ≤ 14,
+// ky, kx < 4, co < COUT, CIN ≤ 64): no sum or product comes near usize::MAX.
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn forward<
     T,
     const CIN: usize,
@@ -133,6 +136,8 @@ pub(crate) fn forward<
 /// accumulator `j` gets input column `j + D` (`D` ∈ {−1, 0, 1}) wherever that exists, in runs
 /// of at most [`MAX_RUN`] pixels. `D` is a constant so that every run's bounds fold away.
 #[inline(always)]
+// Run bounds only: every value is at most IN_SIDE ≤ 14 (`done ≤ len ≤ IN_SIDE`).
+#[allow(clippy::arithmetic_side_effects)]
 fn shifted_tap<const CIN: usize, const IN_SIDE: usize, const D: isize>(
     rows: &Rows,
     slot: usize,

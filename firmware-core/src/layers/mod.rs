@@ -87,8 +87,8 @@ pub(crate) fn dot_scalar(weights: &[u8], x: &[i8]) -> i32 {
     weights
         .iter()
         .zip(x)
-        .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
-        .sum()
+        .map(|(&w, &x)| i32::from(w as i8).wrapping_mul(i32::from(x)))
+        .fold(0, i32::wrapping_add)
 }
 
 /// An activation vector about to be multiplied with many weight rows, in the form the fast
@@ -118,7 +118,8 @@ impl<'a, const N: usize> Prepared<'a, N> {
         {
             let done = dsp::accumulate_row_pairs(acc, weights, &self.lanes);
             let last_row = weights
-                .get(done * N..(done + 1) * N)
+                .chunks_exact(N)
+                .nth(done)
                 .and_then(|r| r.try_into().ok());
             if let (Some(a), Some(row)) = (acc.get_mut(done), last_row) {
                 *a = dsp::dot(*a, row, self.x);
@@ -129,7 +130,9 @@ impl<'a, const N: usize> Prepared<'a, N> {
             // Four rows per pass: each activation is loaded once for four MACs, and the four
             // sums stay in registers (with 31 registers on RISC-V; measured slower on ARMv6-M,
             // whose eight low registers cannot hold them).
-            let mut blocks = acc.chunks_exact_mut(4).zip(weights.chunks_exact(4 * N));
+            let mut blocks = acc
+                .chunks_exact_mut(4)
+                .zip(weights.chunks_exact(const { 4 * N }));
             for (a, rows) in &mut blocks {
                 let mut it = rows
                     .chunks_exact(N)
@@ -153,7 +156,7 @@ impl<'a, const N: usize> Prepared<'a, N> {
                 }
             }
             // Rows past the last whole block of four (none at our shapes).
-            let done = acc.len() / 4 * 4;
+            let done = acc.len() & !3;
             let rest = acc.iter_mut().skip(done);
             for (a, row) in rest.zip(weights.chunks_exact(N).skip(done)) {
                 *a = a.wrapping_add(dot_scalar(row, self.x));

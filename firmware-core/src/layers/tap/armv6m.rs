@@ -119,11 +119,11 @@ impl Rows {
     ) {
         const { assert!(CIN % 4 == 0 && CIN > 0 && P > 0 && CIN * PX <= ROW_VALUES) };
         // The last word read is pair CIN/2 − 1, pixel first + P − 1.
-        const { assert!(CIN / 2 * PX >= PX) };
+        let last_pair_start = const { (CIN / 2 - 1) * PX };
         let run = self.slots.get(slot % 2).and_then(|s| {
-            (first.checked_add(P)? <= PX).then_some(())?;
-            let end = (CIN / 2 - 1) * PX + first + P;
-            s.get(first..end)
+            let run_end = first.checked_add(P)?;
+            (run_end <= PX).then_some(())?;
+            s.get(first..last_pair_start.checked_add(run_end)?)
         });
         let Some(x) = run else { return };
         #[cfg(firmware_core_armv6m)]

@@ -84,18 +84,17 @@ impl Rows {
     /// Widens one HWC input row (`PX` pixels × `CIN` channels) into slot `slot % 2`.
     #[inline]
     pub fn load<const CIN: usize, const PX: usize>(&mut self, slot: usize, row: &[i8]) {
-        const { assert!(CIN % 4 == 0 && CIN * PX <= ROW_VALUES) };
+        let quads = const {
+            assert!(CIN % 4 == 0 && CIN * PX <= ROW_VALUES);
+            CIN * PX / 4
+        };
         let Some(dst) = self.slots.get_mut(slot % 2) else {
             return;
         };
-        for (pair, quad) in dst
-            .chunks_exact_mut(2)
-            .zip(row.chunks_exact(4))
-            .take(CIN * PX / 4)
-        {
+        for (pair, quad) in dst.chunks_exact_mut(2).zip(row.chunks_exact(4)).take(quads) {
             if let ([even, odd], &[x0, x1, x2, x3]) = (pair, quad) {
-                *even = lanes(x0 as i8, x2 as i8);
-                *odd = lanes(x1 as i8, x3 as i8);
+                *even = lanes(x0, x2);
+                *odd = lanes(x1, x3);
             }
         }
     }

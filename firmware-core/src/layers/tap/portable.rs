@@ -19,12 +19,12 @@ impl Rows {
     /// Copies one HWC input row (`PX` pixels × `CIN` channels) into slot `slot % 2`.
     #[inline]
     pub fn load<const CIN: usize, const PX: usize>(&mut self, slot: usize, row: &[i8]) {
-        const { assert!(CIN * PX <= ROW_VALUES) };
-        let dst = self
-            .slots
-            .get_mut(slot % 2)
-            .and_then(|s| s.get_mut(..CIN * PX));
-        if let (Some(dst), Some(src)) = (dst, row.get(..CIN * PX)) {
+        let len = const {
+            assert!(CIN * PX <= ROW_VALUES);
+            CIN * PX
+        };
+        let dst = self.slots.get_mut(slot % 2).and_then(|s| s.get_mut(..len));
+        if let (Some(dst), Some(src)) = (dst, row.get(..len)) {
             dst.copy_from_slice(src);
         }
     }
