@@ -43,6 +43,13 @@ digit_goal() {
   esac
 }
 
+ipm_goal() {
+  case "$1" in
+    mps2-an386) echo 1.2 ;;
+    microbit) echo 4.0 ;;
+  esac
+}
+
 # One `key=value` per line for a board: sizes, report fields and averages.
 facts() {
   local board=$1
@@ -95,8 +102,9 @@ c_digit() {
 }
 c_macs() { mega "$macs"; }
 c_ipm() {
-  local v goal; v=$(get "${f[$1]}" instructions); goal=$(digit_goal "$1")
-  awk -v i="$v" -v m="$macs" 'BEGIN { printf "%.2f", i / m }'
+  local v goal ipm; v=$(get "${f[$1]}" instructions); goal=$(ipm_goal "$1")
+  ipm=$(awk -v i="$v" -v m="$macs" 'BEGIN { printf "%.2f", i / m }')
+  echo "$ipm${goal:+ $(check "$ipm" "$goal")}"
 }
 c_new() {
   local v; v=$(get "${f[$1]}" new_instructions)

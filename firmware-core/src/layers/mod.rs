@@ -10,10 +10,12 @@
 //! only shorten the work, never panic; [`Generator::new`](crate::Generator::new) has checked every
 //! length anyway.
 //!
-//! Dot products go through [`dot`] (a vector used once) and [`Prepared`] (a vector used with many
-//! weight rows). On Arm cores with the DSP extension (`cfg(firmware_core_dsp)`, set by
-//! `build.rs` for `thumbv7em-*`) they run the `SXTB16`/`SMLAD` assembly in `dsp`; everywhere else,
-//! and as the reference in tests, the plain scalar [`dot_scalar`].
+//! The transposed convolutions run on the tap kernels in [`tap`] (one weight row times a run of
+//! input pixels; `SMLAD` assembly on Cortex-M4/M7, packed-`MULS` assembly on Cortex-M0, plain
+//! Rust elsewhere). The fully connected layer goes through [`Prepared`] (an activation vector
+//! used with many weight rows): on Arm cores with the DSP extension (`cfg(firmware_core_dsp)`,
+//! set by `build.rs` for `thumbv7em-*`) the `SXTB16`/`SMLAD` assembly in `dsp`; everywhere
+//! else, and as the reference in tests, the plain scalar [`dot_scalar`].
 //!
 //! # Why the `i32` accumulators cannot overflow
 //!

@@ -273,8 +273,7 @@ mod tests {
         assert_eq!(smlad(0, lanes(-128, -128), lanes(-128, -128)), 32768);
     }
 
-    /// On the host this checks the model; built for a DSP core (`cargo test` cannot run there,
-    /// but the QEMU self-check can) the same test drives the assembly.
+    /// On the host this checks the model; the assembly itself runs in the QEMU hash check.
     #[test]
     fn matches_reference() {
         check_layer_shapes::<Lanes>(true);
