@@ -10,6 +10,9 @@ use std::env;
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(firmware_core_dsp)");
+    println!("cargo::rustc-check-cfg=cfg(firmware_core_strict_align)");
+    println!("cargo::rustc-check-cfg=cfg(firmware_core_armv6m)");
+    println!("cargo::rustc-check-cfg=cfg(firmware_core_no_long_mul)");
     println!("cargo::rerun-if-env-changed=FIRMWARE_CORE_PORTABLE");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
     let target = env::var("TARGET").unwrap_or_default();
@@ -17,6 +20,16 @@ fn main() {
     let dsp = arch == "arm"
         && (target.starts_with("thumbv7em-") || features.split(',').any(|f| f == "dsp"));
     let portable = env::var_os("FIRMWARE_CORE_PORTABLE").is_some_and(|v| v == "1");
+    // ARMv6-M and ARMv8-M Baseline fault on unaligned word loads, so the compiler assembles
+    // words from bytes there; code that reads words from unaligned bytes picks another way.
+    // …and have no 32 × 32 → 64-bit multiply: requantisation assembles one from `MULS`es.
+    if target.starts_with("thumbv6m-") || target.starts_with("thumbv8m.base-") {
+        println!("cargo::rustc-cfg=firmware_core_strict_align");
+        println!("cargo::rustc-cfg=firmware_core_no_long_mul");
+    }
+    if target.starts_with("thumbv6m-") && !portable {
+        println!("cargo::rustc-cfg=firmware_core_armv6m");
+    }
     if dsp && !portable {
         println!("cargo::rustc-cfg=firmware_core_dsp");
     }

@@ -74,10 +74,25 @@ impl Requant {
     #[inline(always)]
     pub fn apply(self, acc: i32, lo: i8, hi: i8) -> i8 {
         let n = u32::from(self.shift.clamp(MIN_SHIFT, MAX_SHIFT));
-        let product = i64::from(acc) * i64::from(self.multiplier);
-        let rounded = (product + (1i64 << (n - 1))) >> n;
+        let rounded = if n >= 32 {
+            // Every exported layer lands here (n is 36–41 for the shipped model). With
+            // s = acc·M + 2ⁿ⁻¹, floor(s / 2ⁿ) = floor(floor(s / 2³²) / 2ⁿ⁻³²): only the high word
+            // of the 64-bit sum is needed, and its shift fits in 32 bits. 2ⁿ⁻¹ as a word pair:
+            // (2³¹, 0) for n = 32, (0, 2ⁿ⁻³³) above.
+            // n ∈ 32..=62 here, so n − 32 ∈ 0..=30 is a valid shift of a u32 and of an i32.
+            let up = n.wrapping_sub(32);
+            let unit = 1u32 << up;
+            let round = (unit << 31, unit >> 1);
+            high_word(acc, self.multiplier, round) >> up
+        } else {
+            // |acc·M| ≤ 2⁶², 2ⁿ⁻¹ ≤ 2³⁰ (n ∈ 1..=31 here): the sum fits (module docs).
+            let product = i64::from(acc).wrapping_mul(i64::from(self.multiplier));
+            let shifted = product.wrapping_add(1i64 << n.wrapping_sub(1)) >> n;
+            // Clamped into i8 range just below anyway; this only makes it fit in i32.
+            shifted.clamp(i64::from(i8::MIN), i64::from(i8::MAX)) as i32
+        };
         // The clamp puts the value into i8 range, so the cast is exact.
-        rounded.clamp(i64::from(lo), i64::from(hi)) as i8
+        rounded.clamp(i32::from(lo), i32::from(hi)) as i8
     }
 
     /// Closest representable factor to `scale`, with `M` normalised into `[2³⁰, 2³¹)` when
@@ -123,6 +138,56 @@ impl Requant {
     }
 }
 
+/// `floor((acc·m + round) / 2³²)`, exactly, for `m ≥ 0` and `round` = (low word, high word) <
+/// 2⁶²: the high word of a 64-bit sum that cannot overflow (`|acc·m| ≤ 2⁶²`).
+#[inline(always)]
+fn high_word(acc: i32, m: i32, round: (u32, u32)) -> i32 {
+    #[cfg(not(firmware_core_no_long_mul))]
+    {
+        // One SMULL (Cortex-M3/M4) or MUL + MULH (RV32IM) and a 64-bit add.
+        let round = u64::from(round.0) | u64::from(round.1) << 32;
+        let sum = (i64::from(acc).wrapping_mul(i64::from(m))).wrapping_add(round as i64);
+        (sum >> 32) as i32
+    }
+    #[cfg(firmware_core_no_long_mul)]
+    {
+        high_word_16x16(acc, m, round)
+    }
+}
+
+/// [`high_word`] from four 16 × 16-bit products, for cores whose only multiply keeps the low 32
+/// bits (ARMv6-M `MULS`), where the compiler would call a 64 × 64-bit multiply routine.
+///
+/// With `acc = a1·2¹⁶ + a0` (`a1` signed, `a0 ∈ [0, 2¹⁶)`) and `m = m1·2¹⁶ + m0`
+/// (`m1 ∈ [0, 2¹⁵)`), `acc·m = a1·m1·2³² + (a0·m1 + a1·m0)·2¹⁶ + a0·m0`; each partial product
+/// fits in 32 bits (`a0·m0 < 2³²` unsigned, `|a1·m0|, a0·m1 < 2³¹`), and the sum is assembled
+/// as a (low, high) word pair with explicit carries.
+#[cfg_attr(not(any(test, firmware_core_no_long_mul)), allow(dead_code))]
+#[inline(always)]
+fn high_word_16x16(acc: i32, m: i32, round: (u32, u32)) -> i32 {
+    let (a1, a0) = (acc >> 16, (acc as u32) & 0xFFFF);
+    let (m1, m0) = (m >> 16, (m as u32) & 0xFFFF);
+    // m ≥ 0, so m1 ∈ [0, 2¹⁵) and every product below is exact in its type.
+    let low = a0.wrapping_mul(m0);
+    let mut high = a1.wrapping_mul(m1);
+    // + a0·m1·2¹⁶ (non-negative)
+    let cross_unsigned = a0.wrapping_mul(m1 as u32);
+    let (low, carry) = low.overflowing_add(cross_unsigned << 16);
+    high = high
+        .wrapping_add((cross_unsigned >> 16) as i32)
+        .wrapping_add(i32::from(carry));
+    // + a1·m0·2¹⁶ (signed)
+    let cross_signed = a1.wrapping_mul(m0 as i32);
+    let (low, carry) = low.overflowing_add((cross_signed as u32) << 16);
+    high = high
+        .wrapping_add(cross_signed >> 16)
+        .wrapping_add(i32::from(carry));
+    // + round
+    let (_, carry) = low.overflowing_add(round.0);
+    high.wrapping_add(round.1 as i32)
+        .wrapping_add(i32::from(carry))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +196,40 @@ mod tests {
         // floor(acc·M/2ⁿ + ½) with exact rational arithmetic in i128.
         let num = i128::from(acc) * i128::from(m) * 2 + (1i128 << n);
         num.div_euclid(1i128 << (n + 1)) as i64
+    }
+
+    #[test]
+    fn high_word_matches_i64_arithmetic() {
+        let mut rng = crate::latent::SplitMix32::new(5);
+        let edges = [
+            i32::MIN,
+            i32::MIN + 1,
+            -65536,
+            -65535,
+            -1,
+            0,
+            1,
+            65535,
+            65536,
+            i32::MAX,
+        ];
+        let m_edges = [0, 1, 65535, 65536, 1 << 30, i32::MAX];
+        let mut cases: Vec<(i32, i32)> = edges
+            .iter()
+            .flat_map(|&a| m_edges.iter().map(move |&m| (a, m)))
+            .collect();
+        for _ in 0..if cfg!(miri) { 200 } else { 20_000 } {
+            cases.push((rng.next_u32() as i32, (rng.next_u32() >> 1) as i32));
+        }
+        for (acc, m) in cases {
+            for n in [1u32, 31, 32, 33, 40, 62] {
+                let round64 = 1u64 << (n - 1);
+                let round = (round64 as u32, (round64 >> 32) as u32);
+                let want = ((i64::from(acc) * i64::from(m) + round64 as i64) >> 32) as i32;
+                assert_eq!(high_word_16x16(acc, m, round), want, "{acc} {m} {n}");
+                assert_eq!(high_word(acc, m, round), want, "{acc} {m} {n}");
+            }
+        }
     }
 
     #[test]

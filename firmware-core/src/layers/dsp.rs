@@ -91,7 +91,9 @@ pub(crate) fn accumulate_row_pairs<const N: usize>(
     x: &Lanes<N>,
 ) -> usize {
     const { assert!(N > 0 && N % 4 == 0 && N <= 1024) };
-    let pairs = (acc.len() / 2).min(weights.len() / (2 * N));
+    // 2·N is a non-zero constant (asserted above): the division cannot fail.
+    #[allow(clippy::arithmetic_side_effects)]
+    let pairs = (acc.len() >> 1).min(weights.len() / const { 2 * N });
     if pairs == 0 {
         return 0;
     }
@@ -141,7 +143,8 @@ pub(crate) fn accumulate_row_pairs<const N: usize>(
             options(nostack),
         );
     }
-    2 * pairs
+    // pairs ≤ acc.len() / 2, so doubling it cannot overflow.
+    pairs << 1
 }
 
 /// `acc + w·x` (wrapping) for a vector used only once: both sides are split on the fly.

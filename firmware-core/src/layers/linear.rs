@@ -21,8 +21,8 @@ pub(crate) fn forward<T, const IN: usize, const CH: usize>(
     let x = Prepared::new(input);
     let positions = out
         .chunks_exact_mut(CH)
-        .zip(layer.weights.chunks_exact(CH * IN))
-        .zip(layer.bias.chunks_exact(CH * 4));
+        .zip(layer.weights.chunks_exact(const { CH * IN }))
+        .zip(layer.bias.chunks_exact(const { CH * 4 }));
     for ((out_px, w_px), b_px) in positions {
         let mut acc = [0i32; CH];
         for (a, bias) in acc.iter_mut().zip(b_px.chunks_exact(4)) {

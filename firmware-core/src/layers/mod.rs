@@ -10,10 +10,12 @@
 //! only shorten the work, never panic; [`Generator::new`](crate::Generator::new) has checked every
 //! length anyway.
 //!
-//! Dot products go through [`dot`] (a vector used once) and [`Prepared`] (a vector used with many
-//! weight rows). On Arm cores with the DSP extension (`cfg(firmware_core_dsp)`, set by
-//! `build.rs` for `thumbv7em-*`) they run the `SXTB16`/`SMLAD` assembly in `dsp`; everywhere else,
-//! and as the reference in tests, the plain scalar [`dot_scalar`].
+//! The transposed convolutions run on the tap kernels in [`tap`] (one weight row times a run of
+//! input pixels; `SMLAD` assembly on Cortex-M4/M7, packed-`MULS` assembly on Cortex-M0, plain
+//! Rust elsewhere). The fully connected layer goes through [`Prepared`] (an activation vector
+//! used with many weight rows): on Arm cores with the DSP extension (`cfg(firmware_core_dsp)`,
+//! set by `build.rs` for `thumbv7em-*`) the `SXTB16`/`SMLAD` assembly in `dsp`; everywhere
+//! else, and as the reference in tests, the plain scalar [`dot_scalar`].
 //!
 //! # Why the `i32` accumulators cannot overflow
 //!
@@ -37,6 +39,7 @@ pub(crate) mod conv_transpose;
 mod dsp;
 pub(crate) mod linear;
 pub(crate) mod tanh;
+mod tap;
 
 use crate::requant::Requant;
 
@@ -86,21 +89,8 @@ pub(crate) fn dot_scalar(weights: &[u8], x: &[i8]) -> i32 {
     weights
         .iter()
         .zip(x)
-        .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
-        .sum()
-}
-
-/// `acc + w·x` (wrapping) for an activation vector used once.
-#[inline(always)]
-pub(crate) fn dot<const N: usize>(acc: i32, w: &[u8; N], x: &[i8; N]) -> i32 {
-    #[cfg(firmware_core_dsp)]
-    {
-        dsp::dot(acc, w, x)
-    }
-    #[cfg(not(firmware_core_dsp))]
-    {
-        acc.wrapping_add(dot_scalar(w, x))
-    }
+        .map(|(&w, &x)| i32::from(w as i8).wrapping_mul(i32::from(x)))
+        .fold(0, i32::wrapping_add)
 }
 
 /// An activation vector about to be multiplied with many weight rows, in the form the fast
@@ -130,13 +120,51 @@ impl<'a, const N: usize> Prepared<'a, N> {
         {
             let done = dsp::accumulate_row_pairs(acc, weights, &self.lanes);
             let last_row = weights
-                .get(done * N..(done + 1) * N)
+                .chunks_exact(N)
+                .nth(done)
                 .and_then(|r| r.try_into().ok());
             if let (Some(a), Some(row)) = (acc.get_mut(done), last_row) {
-                *a = dot(*a, row, self.x);
+                *a = dsp::dot(*a, row, self.x);
             }
         }
-        #[cfg(not(firmware_core_dsp))]
+        #[cfg(not(any(firmware_core_dsp, firmware_core_armv6m)))]
+        {
+            // Four rows per pass: each activation is loaded once for four MACs, and the four
+            // sums stay in registers (with 31 registers on RISC-V; measured slower on ARMv6-M,
+            // whose eight low registers cannot hold them).
+            let mut blocks = acc
+                .chunks_exact_mut(4)
+                .zip(weights.chunks_exact(const { 4 * N }));
+            for (a, rows) in &mut blocks {
+                let mut it = rows
+                    .chunks_exact(N)
+                    .filter_map(|r| <&[u8; N]>::try_from(r).ok());
+                let (Some(r0), Some(r1), Some(r2), Some(r3)) =
+                    (it.next(), it.next(), it.next(), it.next())
+                else {
+                    continue;
+                };
+                let mut sums = [0i32; 4];
+                for (i, &x) in self.x.iter().enumerate() {
+                    let x = i32::from(x);
+                    // `i < N`: it indexes `self.x`, an array of the rows' length.
+                    for (sum, row) in sums.iter_mut().zip([r0, r1, r2, r3]) {
+                        let w = row.get(i).map_or(0, |&w| i32::from(w as i8));
+                        *sum = sum.wrapping_add(w.wrapping_mul(x));
+                    }
+                }
+                for (a, s) in a.iter_mut().zip(sums) {
+                    *a = a.wrapping_add(s);
+                }
+            }
+            // Rows past the last whole block of four (none at our shapes).
+            let done = acc.len() & !3;
+            let rest = acc.iter_mut().skip(done);
+            for (a, row) in rest.zip(weights.chunks_exact(N).skip(done)) {
+                *a = a.wrapping_add(dot_scalar(row, self.x));
+            }
+        }
+        #[cfg(firmware_core_armv6m)]
         for (a, row) in acc.iter_mut().zip(weights.chunks_exact(N)) {
             *a = a.wrapping_add(dot_scalar(row, self.x));
         }
