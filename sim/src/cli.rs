@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long, default_value_t = 128)]
     pub threshold: u8,
 
-    /// Write the frame to this PNG instead of opening a window (needs no SDL or display).
+    /// Write the frame to this PNG instead of opening a window (needs no display).
     #[arg(long, value_name = "FILE")]
     pub png: Option<PathBuf>,
 

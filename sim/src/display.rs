@@ -250,16 +250,6 @@ impl Panel {
             Self::Gray(d) => d.to_rgb_output_image(settings),
         }
     }
-
-    /// Presents the panel in `window` (and pumps its 60 fps limiter).
-    #[cfg(feature = "window")]
-    pub fn show(&self, window: &mut embedded_graphics_simulator::Window) {
-        match self {
-            Self::Oled(d) => window.update(d),
-            Self::Tft(d) => window.update(d),
-            Self::Gray(d) => window.update(d),
-        }
-    }
 }
 
 #[cfg(test)]

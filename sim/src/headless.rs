@@ -1,4 +1,4 @@
-//! `--png`: the frame the window would show, written to a file without SDL or a display.
+//! `--png`: the frame the window would show, written to a file without a window or a display.
 
 use crate::display::Panel;
 use crate::frame::Frame;

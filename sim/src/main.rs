@@ -75,8 +75,8 @@ fn window(args: &Args, model: &mut Model<'_>, state: sim::state::State) -> anyho
 #[cfg(not(feature = "window"))]
 fn window(_: &Args, _: &mut Model<'_>, _: sim::state::State) -> anyhow::Result<()> {
     Err(anyhow!(
-        "this sim was built without the `window` feature (SDL2); pass --png FILE, \
-         or rebuild with default features"
+        "this sim was built without the `window` feature; pass --png FILE, or rebuild \
+         with default features"
     ))
 }
 

@@ -1,6 +1,6 @@
 //! What the simulator shows, and how each user action changes it.
 //!
-//! [`State`] is plain data and [`State::apply`] is pure: the SDL loop maps keys to [`Action`]s
+//! [`State`] is plain data and [`State::apply`] is pure: the window loop maps keys to [`Action`]s
 //! and acts on the returned [`Effect`], so every key's behaviour is testable without a window.
 
 use crate::display::DisplayKind;

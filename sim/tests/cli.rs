@@ -69,17 +69,27 @@ fn same_seed_same_png_and_seed_is_reported() {
 
 #[cfg(feature = "window")]
 #[test]
-fn window_without_a_display_fails_loudly() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["--exit-after-ms", "100"])
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("SDL_VIDEODRIVER")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("no display"), "{stderr}");
+fn window_without_a_display_fails_in_one_line_pointing_to_png() {
+    // No display at all, then one that cannot be reached.
+    for display in [None, Some(":9999")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sim"));
+        cmd.args(["--exit-after-ms", "100"])
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        if let Some(display) = display {
+            cmd.env("DISPLAY", display);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{display:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{display:?}: {stderr}");
+        assert!(stderr.contains("--png"), "{display:?}: {stderr}");
+        let expected = match display {
+            None => "no X11 display",
+            Some(d) => d,
+        };
+        assert!(stderr.contains(expected), "{display:?}: {stderr}");
+    }
 }
 
 #[cfg(not(feature = "window"))]
