@@ -1,7 +1,9 @@
 //! Key bindings of the window: keys → [`Action`]s, and their help text.
 
+use crate::display::DisplayKind;
 use crate::state::Action;
 use minifb::Key;
+use oled_screen::Key as Button;
 
 /// Keys, their description, and the action; one table drives both mapping and help.
 const BINDINGS: &[(&[Key], &str, &str, Action)] = &[
@@ -76,8 +78,26 @@ const DIGIT_KEYS: [[Key; 2]; 10] = [
     [Key::Key9, Key::NumPad9],
 ];
 
-/// The action bound to `key`, if any.
-pub fn action_for(key: Key) -> Option<Action> {
+/// On `--display ssd0323` these keys are the board's gamepad (QEMU wires the same keys to it;
+/// select is ctrl there), ahead of the bindings above.
+const GAMEPAD: &[(&[Key], Button)] = &[
+    (&[Key::Up], Button::Up),
+    (&[Key::Down], Button::Down),
+    (&[Key::Left], Button::Left),
+    (&[Key::Right], Button::Right),
+    (
+        &[Key::LeftCtrl, Key::RightCtrl, Key::Enter, Key::Space],
+        Button::Select,
+    ),
+];
+
+/// The action bound to `key` on `display`, if any.
+pub fn action_for(key: Key, display: DisplayKind) -> Option<Action> {
+    if display == DisplayKind::Ssd0323 {
+        if let Some(&(_, button)) = GAMEPAD.iter().find(|(keys, _)| keys.contains(&key)) {
+            return Some(Action::Gamepad(button));
+        }
+    }
     if let Some(digit) = DIGIT_KEYS.iter().position(|keys| keys.contains(&key)) {
         return Some(Action::PickClass(digit as u8));
     }
@@ -97,6 +117,10 @@ pub fn help() -> String {
         "  {:<14} {}\n",
         "0-9", "choose the digit (class-conditional models)"
     );
+    text += "on the ssd0323 display, the board's gamepad instead:\n";
+    text += "  up down        class (class-conditional models)\n";
+    text += "  left right     seed -1 / +1\n";
+    text += "  ctrl enter spc select: the next eight seeds\n";
     text
 }
 
@@ -106,16 +130,34 @@ mod tests {
 
     #[test]
     fn keys_map_to_actions() {
-        assert_eq!(action_for(Key::Space), Some(Action::Regenerate));
-        assert_eq!(action_for(Key::Right), Some(Action::Step(1)));
-        assert_eq!(action_for(Key::Left), Some(Action::Step(-1)));
-        assert_eq!(action_for(Key::PageDown), Some(Action::Page(true)));
-        assert_eq!(action_for(Key::T), Some(Action::ToggleShading));
-        assert_eq!(action_for(Key::D), Some(Action::NextDisplay));
-        assert_eq!(action_for(Key::Q), Some(Action::Quit));
-        assert_eq!(action_for(Key::Key7), Some(Action::PickClass(7)));
-        assert_eq!(action_for(Key::NumPad0), Some(Action::PickClass(0)));
-        assert_eq!(action_for(Key::Z), None);
+        let oled = DisplayKind::Oled;
+        assert_eq!(action_for(Key::Space, oled), Some(Action::Regenerate));
+        assert_eq!(action_for(Key::Right, oled), Some(Action::Step(1)));
+        assert_eq!(action_for(Key::Left, oled), Some(Action::Step(-1)));
+        assert_eq!(action_for(Key::PageDown, oled), Some(Action::Page(true)));
+        assert_eq!(action_for(Key::T, oled), Some(Action::ToggleShading));
+        assert_eq!(action_for(Key::D, oled), Some(Action::NextDisplay));
+        assert_eq!(action_for(Key::Q, oled), Some(Action::Quit));
+        assert_eq!(action_for(Key::Key7, oled), Some(Action::PickClass(7)));
+        assert_eq!(action_for(Key::NumPad0, oled), Some(Action::PickClass(0)));
+        assert_eq!(action_for(Key::Z, oled), None);
+        assert_eq!(action_for(Key::LeftCtrl, oled), None);
+    }
+
+    #[test]
+    fn the_ssd0323_display_takes_the_gamepad_keys() {
+        let board = DisplayKind::Ssd0323;
+        let pad = |b| Some(Action::Gamepad(b));
+        assert_eq!(action_for(Key::Up, board), pad(Button::Up));
+        assert_eq!(action_for(Key::Down, board), pad(Button::Down));
+        assert_eq!(action_for(Key::Left, board), pad(Button::Left));
+        assert_eq!(action_for(Key::Right, board), pad(Button::Right));
+        assert_eq!(action_for(Key::LeftCtrl, board), pad(Button::Select));
+        assert_eq!(action_for(Key::Space, board), pad(Button::Select));
+        // The rest of the window's keys still work there.
+        assert_eq!(action_for(Key::D, board), Some(Action::NextDisplay));
+        assert_eq!(action_for(Key::Q, board), Some(Action::Quit));
+        assert_eq!(action_for(Key::Z, board), None);
     }
 
     #[test]

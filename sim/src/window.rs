@@ -234,7 +234,7 @@ impl Screen {
             .borrow_mut()
             .drain(..)
             .filter_map(|press| {
-                keys::action_for(press.key).filter(|a| !press.repeat || a.repeats())
+                keys::action_for(press.key, self.kind).filter(|a| !press.repeat || a.repeats())
             })
             .collect()
     }

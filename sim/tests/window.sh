@@ -108,11 +108,12 @@ check oled --display oled
 check oled-threshold-x2 --display oled --shading threshold --scale 2
 check tft --display tft
 check gray --display gray
+check ssd0323 --display ssd0323
 
 # Keys in a live window (XTEST, as a keyboard would): after each key the window must equal the
 # headless rendering of the state that key leads to. 0-9 choose the digit (each frame differs
 # from the one before), right steps the seed, d switches to the next display (a new window of
-# another size), q quits.
+# another size), the gamepad keys drive the ssd0323 screen, q quits.
 echo "== keys in a live window"
 "$SIM" --seed "$seed" --no-timing --exit-after-ms 40000 --display gray >"$work/keys-window.log" 2>&1 &
 sim_pid=$!
@@ -158,7 +159,15 @@ for key in 7 0 3 9; do
   previous="$work/class-$key-headless.png"
 done
 press_and_match Right step --seed $((seed + 1)) --display gray --class 9
-press_and_match d next-display --seed $((seed + 1)) --display oled --class 9
+press_and_match d next-display --seed $((seed + 1)) --display ssd0323 --class 9
+# On the SSD0323 board's screen the arrows and ctrl are its gamepad: the window must equal the
+# headless frame of the same presses (--keys); z is no button there and changes nothing.
+board=(--seed $((seed + 1)) --display ssd0323 --class 9)
+press_and_match Up pad-up "${board[@]}" --keys up
+press_and_match Control_L pad-select "${board[@]}" --keys up,select
+press_and_match Left pad-left "${board[@]}" --keys up,select,left
+press_and_match z pad-unknown "${board[@]}" --keys up,select,left
+press_and_match d back-to-oled --seed $((seed + 8)) --display oled
 xdotool windowfocus --sync "$(xdotool search --name '^sim: ' | head -n1)"
 xdotool key q
 wait "$sim_pid" || fail "keys: q did not close the window cleanly: $(cat "$work/keys-window.log")"
