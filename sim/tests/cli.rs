@@ -198,11 +198,17 @@ fn pixels(path: &Path) -> image::RgbImage {
 fn ssd0323_png_is_qemus_size_and_greys_and_keys_change_it() {
     let (start, moved) = (tmp("ssd0323-start.png"), tmp("ssd0323-moved.png"));
     let out = sim(&["--display", "ssd0323", "--png", start.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let image = pixels(&start);
     // QEMU's screendump: 4 × 4 blocks, grey v shown as v·17.
     assert_eq!(image.dimensions(), (512, 256));
-    assert!(image.pixels().all(|p| p[0] % 17 == 0 && p[0] == p[1] && p[1] == p[2]));
+    assert!(image
+        .pixels()
+        .all(|p| p[0] % 17 == 0 && p[0] == p[1] && p[1] == p[2]));
     assert!(image.pixels().any(|p| p[0] == 255), "full-white ink");
 
     let out = sim(&[
@@ -215,7 +221,10 @@ fn ssd0323_png_is_qemus_size_and_greys_and_keys_change_it() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("`nonsense` is no gamepad button"), "{stderr}");
+    assert!(
+        stderr.contains("`nonsense` is no gamepad button"),
+        "{stderr}"
+    );
     assert!(stderr.contains("seed 9)"), "{stderr}");
     assert_ne!(pixels(&moved), image);
 }
