@@ -69,6 +69,10 @@ for name in "${names[@]}"; do
   [ -n "$name" ] || continue
   if qkey="$(qemu_key "$name")"; then
     presses=$((presses + 1))
+  elif [ "$name" = ctrl ]; then
+    # QEMU's own name for select: the sim would not know it, so neither does this script.
+    echo "note: 'ctrl' is QEMU's name for the select button; say 'select'. Ignored" >&2
+    continue
   elif [[ "$name" =~ ^[a-z0-9_]+$ ]]; then
     echo "note: '$name' is no gamepad button; QEMU gets it as a key, the board does not" >&2
     qkey="$name"
