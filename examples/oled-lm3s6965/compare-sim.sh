@@ -48,6 +48,7 @@ case_() {
     return
   fi
   "$CONVERT" "$out/$name-qemu.ppm" "$out/$name-qemu.png"
+  grep -Eq '^ready .*dropped=0( |$)' "$out/$name-qemu.log" || fail "$name: presses were dropped"
   local diff
   diff="$(ae "$out/$name-qemu.png" "$out/$name-sim.png")"
   if [ "$diff" = 0 ]; then
@@ -62,6 +63,10 @@ case_ up-up-select "up,up,select"
 case_ right-right "right,right"
 # `a` reaches QEMU as a key no button is wired to; the sim ignores the word with a warning.
 case_ unknown-key "up,a,up,select"
+# Twelve presses sent at once: most arrive while screens are drawn; all must be applied, in order.
+case_ burst "select,select,down,select,select,left,select,select,down,down,select,right"
+grep -q '^ready keys=12 dropped=0 seed=56 class=7 ' "$out/burst-qemu.log" ||
+  fail "burst: the firmware did not end at seed 56, class 7 after 12 presses"
 
 # The digit screens: pairwise different, each with digits (many lit pixels below the status line).
 screens=(start up-up-select right-right)
