@@ -117,7 +117,7 @@ fn array<'a, const N: usize>(
 impl<'a, const W: usize, const B: usize, const C: usize, const M: usize> Layer<'a, W, B, C, M> {
     /// Checks the lengths of one layer's arrays and borrows them as fixed-size arrays.
     fn from_repr(repr: &LayerRepr<'a>, names: &LayerNames) -> Result<Self, BlobError> {
-        const { assert!(B % 4 == 0 && M == 4 * C) };
+        const { assert!(B.is_multiple_of(4) && M == 4 * C) };
         Ok(Self {
             weights: array(repr.weights, names.weights)?,
             bias: array(repr.bias, names.bias)?,

@@ -94,3 +94,8 @@ pub use digit::Digit;
 pub use error::{BlobError, ClassError, EmitError};
 pub use generator::{Generator, Scratch};
 pub use latent::{latent_from_seed, LATENT_SCALE};
+
+/// The README's example, compiled and run as a doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -135,9 +135,9 @@ pub fn run(
                     dirty = true;
                 }
                 Effect::Reopen => {
-                    // The panel size changes: a new window of the new size replaces the old one
-                    // (closed first, so two never show at once).
-                    drop(screen);
+                    // The panel size changes: a new window of the new size replaces the old one.
+                    // The new one opens first: an X server whose last client disconnects resets
+                    // itself and refuses connections meanwhile (Xvfb, a bare `xinit`).
                     panel = Panel::new(state.display);
                     screen = Screen::open(&display, &panel, options)?;
                     timing = regenerate(model, &state, &mut digits);

@@ -45,7 +45,8 @@ trap cleanup EXIT
 
 echo "== start Xvfb"
 # -displayfd: Xvfb picks a free display number and writes it once it accepts connections.
-Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$work/display" 2>"$work/xvfb.log" &
+# -noreset: between two sims no client is connected, and a resetting server refuses the next one.
+Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp -noreset 3>"$work/display" 2>"$work/xvfb.log" &
 xvfb_pid=$!
 for _ in $(seq 100); do
   [ -s "$work/display" ] && break

@@ -57,7 +57,7 @@ impl<const N: usize> Lanes<N> {
     /// Splits `x` (see the type docs for the order).
     #[inline(always)]
     pub fn new(x: &[i8; N]) -> Self {
-        const { assert!(N > 0 && N % 4 == 0) };
+        const { assert!(N > 0 && N.is_multiple_of(4)) };
         let mut lanes = [0i16; N];
         for (l, x) in lanes.chunks_exact_mut(4).zip(x.chunks_exact(4)) {
             if let ([l0, l1, l2, l3], &[x0, x1, x2, x3]) = (l, x) {
