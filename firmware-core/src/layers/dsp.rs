@@ -90,7 +90,7 @@ pub(crate) fn accumulate_row_pairs<const N: usize>(
     weights: &[u8],
     x: &Lanes<N>,
 ) -> usize {
-    const { assert!(N > 0 && N % 4 == 0 && N <= 1024) };
+    const { assert!(N > 0 && N.is_multiple_of(4) && N <= 1024) };
     // 2·N is a non-zero constant (asserted above): the division cannot fail.
     #[allow(clippy::arithmetic_side_effects)]
     let pairs = (acc.len() >> 1).min(weights.len() / const { 2 * N });
@@ -152,7 +152,7 @@ pub(crate) fn accumulate_row_pairs<const N: usize>(
 #[inline(always)]
 #[allow(unsafe_code)]
 pub(crate) fn dot<const N: usize>(mut acc: i32, w: &[u8; N], x: &[i8; N]) -> i32 {
-    const { assert!(N > 0 && N % 4 == 0) };
+    const { assert!(N > 0 && N.is_multiple_of(4)) };
     // SAFETY: see the module docs. `w` and `x` point to `N` bytes each; `.rept N / 4`
     // iterations of post-incremented 4-byte `LDR`s read exactly that much.
     unsafe {

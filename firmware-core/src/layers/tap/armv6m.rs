@@ -93,7 +93,7 @@ impl Rows {
     /// Packs one HWC input row (`PX` pixels × `CIN` channels) into slot `slot % 2`.
     #[inline]
     pub fn load<const CIN: usize, const PX: usize>(&mut self, slot: usize, row: &[i8]) {
-        const { assert!(CIN % 2 == 0 && PX > 0 && CIN * PX <= ROW_VALUES) };
+        const { assert!(CIN.is_multiple_of(2) && PX > 0 && CIN * PX <= ROW_VALUES) };
         let Some(dst) = self.slots.get_mut(slot % 2) else {
             return;
         };
@@ -117,7 +117,7 @@ impl Rows {
         w: &[u8; CIN],
         first: usize,
     ) {
-        const { assert!(CIN % 4 == 0 && CIN > 0 && P > 0 && CIN * PX <= ROW_VALUES) };
+        const { assert!(CIN.is_multiple_of(4) && CIN > 0 && P > 0 && CIN * PX <= ROW_VALUES) };
         // The last word read is pair CIN/2 − 1, pixel first + P − 1.
         let last_pair_start = const { (CIN / 2 - 1) * PX };
         let run = self.slots.get(slot % 2).and_then(|s| {

@@ -85,7 +85,7 @@ impl Rows {
     #[inline]
     pub fn load<const CIN: usize, const PX: usize>(&mut self, slot: usize, row: &[i8]) {
         let quads = const {
-            assert!(CIN % 4 == 0 && CIN * PX <= ROW_VALUES);
+            assert!(CIN.is_multiple_of(4) && CIN * PX <= ROW_VALUES);
             CIN * PX / 4
         };
         let Some(dst) = self.slots.get_mut(slot % 2) else {
@@ -109,7 +109,7 @@ impl Rows {
         w: &[u8; CIN],
         first: usize,
     ) {
-        const { assert!(CIN % 8 == 0 && CIN > 0 && P > 0 && CIN * PX <= ROW_VALUES) };
+        const { assert!(CIN.is_multiple_of(8) && CIN > 0 && P > 0 && CIN * PX <= ROW_VALUES) };
         let words_per_px = CIN / 2;
         let run = self.slots.get(slot % 2).and_then(|s| {
             let start = first.checked_mul(words_per_px)?;
