@@ -168,16 +168,14 @@ pub(crate) struct ChannelRequant {
 impl ChannelRequant {
     /// Prepares `requant` (any parameters; validation is not assumed).
     pub const fn new(requant: Requant) -> Self {
-        let (round, fast_shift) = if requant.multiplier >= 0
-            && requant.shift >= 33
-            && requant.shift <= MAX_SHIFT
-        {
-            // shift ∈ 33..=62: the subtractions do not wrap and 2ⁿ⁻³³ ≤ 2²⁹ fits.
-            let up = requant.shift.wrapping_sub(33);
-            (1i32.wrapping_shl(up as u32), up.wrapping_add(1))
-        } else {
-            (0, 0)
-        };
+        let (round, fast_shift) =
+            if requant.multiplier >= 0 && requant.shift >= 33 && requant.shift <= MAX_SHIFT {
+                // shift ∈ 33..=62: the subtractions do not wrap and 2ⁿ⁻³³ ≤ 2²⁹ fits.
+                let up = requant.shift.wrapping_sub(33);
+                (1i32.wrapping_shl(up as u32), up.wrapping_add(1))
+            } else {
+                (0, 0)
+            };
         Self {
             requant,
             round,
@@ -377,7 +375,17 @@ mod tests {
                 assert_eq!(c.requant(), r);
                 let fast = (33..=MAX_SHIFT).contains(&n) && m >= 0;
                 assert_eq!(c.fast_shift != 0, fast, "n {n} m {m}");
-                let mut accs = vec![i32::MIN, i32::MIN + 1, -2, -1, 0, 1, 2, i32::MAX - 1, i32::MAX];
+                let mut accs = vec![
+                    i32::MIN,
+                    i32::MIN + 1,
+                    -2,
+                    -1,
+                    0,
+                    1,
+                    2,
+                    i32::MAX - 1,
+                    i32::MAX,
+                ];
                 // Accumulators whose exact quotient is near a half-integer or the clamp edges.
                 if m > 0 && (1..=MAX_SHIFT).contains(&n) {
                     for target in [-129.5f64, -128.5, -0.5, 0.5, 1.5, 126.5, 127.5] {

@@ -54,7 +54,13 @@ impl<const N: usize> Prepared<N> {
         // N > 0 (asserted); the block count times 4 is at most `acc.len()`.
         #[allow(clippy::arithmetic_side_effects)]
         let done = {
-            let rows = acc.len().min(weights.len() / const { assert!(N > 0); N });
+            let rows = acc.len().min(
+                weights.len()
+                    / const {
+                        assert!(N > 0);
+                        N
+                    },
+            );
             rows / BLOCK_ROWS * BLOCK_ROWS
         };
         if let Some(blocks) = acc.get_mut(..done) {

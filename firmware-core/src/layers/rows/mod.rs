@@ -75,7 +75,12 @@ pub(crate) mod test_util {
         // Every weight and element at one extreme: the largest products of both signs.
         for w in [0x80u8, 0x7f, 0xff, 0x00] {
             for x in [-128i8, 127, -1, 0] {
-                check::<T, N>(&[x; N], rows, &vec![w; rows * N], &format!("w {w:#x} x {x}"));
+                check::<T, N>(
+                    &[x; N],
+                    rows,
+                    &vec![w; rows * N],
+                    &format!("w {w:#x} x {x}"),
+                );
             }
         }
     }

@@ -28,7 +28,8 @@ impl<const N: usize> Prepared<N> {
             let mut it = rows
                 .chunks_exact(N)
                 .filter_map(|r| <&[u8; N]>::try_from(r).ok());
-            let (Some(r0), Some(r1), Some(r2), Some(r3)) = (it.next(), it.next(), it.next(), it.next())
+            let (Some(r0), Some(r1), Some(r2), Some(r3)) =
+                (it.next(), it.next(), it.next(), it.next())
             else {
                 continue;
             };
