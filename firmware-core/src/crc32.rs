@@ -4,9 +4,8 @@
 //! on a Cortex-M4, 0.96 M for the shipped 147 KB blob, nearly all of `Generator::new`) or a
 //! 16 KiB sixteen-table variant (too much flash for a 256 KiB part). This is the classic
 //! "slicing-by-4" in between: four 256-entry tables (4 KiB, built at compile time from the `crc`
-//! crate's own table), one word per step, about 3.3 instructions per byte on a Cortex-M4 (3.13 with
-//! the assembly used there). The
-//! `crc` crate stays the reference it is tested against.
+//! crate's own table), one word per step, about 3.3 instructions per byte on a Cortex-M4 (3.13
+//! with the assembly used there). The `crc` crate stays the reference it is tested against.
 
 use crc::{Crc, CRC_32_ISO_HDLC};
 
