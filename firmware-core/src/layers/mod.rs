@@ -68,14 +68,16 @@ impl<'a> RequantTable<'a> {
             .map(|(m, &s)| ChannelRequant::new(Requant::from_validated(read_i32(m), s)))
     }
 
-    /// The first `C` channels' requantisers (any missing ones as multiplier 0, shift 1).
+    /// The first `C` channels' requantisers (any missing ones as multiplier 0, which maps every
+    /// accumulator to 0).
     #[inline]
     pub fn prepare<const C: usize>(self) -> [ChannelRequant; C] {
-        let mut prepared = [ChannelRequant::new(Requant::from_validated(0, 1)); C];
-        for (p, r) in prepared.iter_mut().zip(self.iter()) {
-            *p = r;
-        }
-        prepared
+        let mut channels = self.iter();
+        core::array::from_fn(|_| {
+            channels
+                .next()
+                .unwrap_or(ChannelRequant::new(Requant::from_validated(0, 1)))
+        })
     }
 }
 
