@@ -3,13 +3,14 @@
 //!
 //! The vector is prepared once per layer ([`Prepared::new`]) in the form the target's kernel
 //! reads; the rows come straight from the blob and are each read once. Every kernel works on
-//! blocks of four rows, whose four sums stay in registers while `x` is read once per block:
+//! blocks of rows whose sums stay in registers while `x` is read once per block (four rows in
+//! the assembly kernels, eight in the portable one):
 //!
 //! | target | `cfg` | prepared `x` | kernel | instructions per MAC (per block) |
 //! |---|---|---|---|---|
 //! | Cortex-M4/M7 (ARMv7E-M) | `firmware_core_dsp` | int16 lanes `(x0, x2), (x1, x3)` per 4 elements | per 4 elements one `LDRD` of lanes, then per row `LDR`, 2 × `SXTB16`, 2 × `SMLAD` (`armv7em.rs`) | 1.34 |
 //! | Cortex-M0/M0+ (ARMv6-M) | `firmware_core_armv6m` | `i32` per element | per element one `LDR`, then per row `LDRSB`, `MULS`, `ADD` (`armv6m.rs`) | 3.8 |
-//! | everything else | — | the bytes as they are | plain Rust (`portable.rs`; `LDRSB` + `MLA` on Cortex-M3) | compiler's choice |
+//! | everything else (Cortex-M3, RISC-V, the host…) | — | the bytes as they are | plain Rust (`portable.rs`: `LDRSB` + `MLA` on Cortex-M3, `LB` + `MUL` + `ADD` on RISC-V) | compiler's choice |
 //!
 //! [`reference`] is the scalar twin every kernel (and the models of the assembly kernels) is
 //! tested against. Products of two int8 values are exact in 32 bits and the sums wrap, like
@@ -29,7 +30,8 @@ pub(crate) use armv7em::Prepared;
 #[cfg(not(any(firmware_core_dsp, firmware_core_armv6m)))]
 pub(crate) use portable::Prepared;
 
-/// Rows per block: what every kernel keeps in registers at once.
+/// Rows per block of the assembly kernels: what they keep in registers at once.
+#[cfg(any(test, firmware_core_dsp, firmware_core_armv6m))]
 pub(crate) const BLOCK_ROWS: usize = 4;
 
 /// The scalar twin of [`Prepared::dots`]: `acc[k] = rows[k]·x` for every `k` below

@@ -1,9 +1,10 @@
-//! The portable row kernel (Cortex-M3, RISC-V, the host…): blocks of four rows in plain Rust,
-//! so each element of `x` is loaded once for four multiply-adds and the four sums stay in
-//! registers (with 16 or 31 registers; ARMv6-M, whose eight low registers cannot hold them, has
-//! its own kernel).
+//! The portable row kernel (Cortex-M3, RISC-V, the host…): blocks of eight rows in plain Rust,
+//! so each element of `x` is loaded once for eight multiply-adds and the sums stay in
+//! registers (ARMv6-M, whose eight low registers cannot hold them, has its own kernel).
 
-use super::BLOCK_ROWS;
+/// Rows per block: eight sums, eight row pointers and the operands fit in the registers of
+/// RV32 (31) and, with a few spills, ARMv7-M (13).
+const ROWS: usize = 8;
 
 /// The activation vector, kept as it is.
 pub(crate) struct Prepared<const N: usize> {
@@ -20,24 +21,22 @@ impl<const N: usize> Prepared<N> {
     /// many as both `acc` and `weights` hold; other accumulators are left alone.
     #[inline(always)]
     pub fn dots(&self, acc: &mut [i32], weights: &[u8]) {
-        let mut blocks = acc
-            .chunks_exact_mut(BLOCK_ROWS)
-            .zip(weights.chunks_exact(const { BLOCK_ROWS * N }));
+        let blocks = acc
+            .chunks_exact_mut(ROWS)
+            .zip(weights.chunks_exact(const { ROWS * N }));
         let mut done = 0usize;
-        for (a, rows) in &mut blocks {
+        let zeros = [0u8; N];
+        for (a, rows) in blocks {
             let mut it = rows
                 .chunks_exact(N)
                 .filter_map(|r| <&[u8; N]>::try_from(r).ok());
-            let (Some(r0), Some(r1), Some(r2), Some(r3)) =
-                (it.next(), it.next(), it.next(), it.next())
-            else {
-                continue;
-            };
-            let mut sums = [0i32; BLOCK_ROWS];
+            // `rows` holds exactly ROWS rows of N bytes: `zeros` is never used.
+            let rows: [&[u8; N]; ROWS] = core::array::from_fn(|_| it.next().unwrap_or(&zeros));
+            let mut sums = [0i32; ROWS];
             for (i, &x) in self.x.iter().enumerate() {
                 let x = i32::from(x);
                 // `i < N`: it indexes `self.x`, an array of the rows' length.
-                for (sum, row) in sums.iter_mut().zip([r0, r1, r2, r3]) {
+                for (sum, row) in sums.iter_mut().zip(&rows) {
                     let w = row.get(i).map_or(0, |&w| i32::from(w as i8));
                     *sum = sum.wrapping_add(w.wrapping_mul(x));
                 }
@@ -45,8 +44,8 @@ impl<const N: usize> Prepared<N> {
             for (a, s) in a.iter_mut().zip(sums) {
                 *a = s;
             }
-            // At most acc.len() / 4 blocks: the count stays far below usize::MAX.
-            done = done.saturating_add(BLOCK_ROWS);
+            // At most acc.len() / ROWS blocks: the count stays far below usize::MAX.
+            done = done.saturating_add(ROWS);
         }
         // Rows past the last whole block.
         let rest = acc.iter_mut().zip(weights.chunks_exact(N)).skip(done);

@@ -1,4 +1,5 @@
-//! Tap kernel for Cortex-M3 (ARMv7-M without the DSP extension): two MACs per `MLA`.
+//! Tap kernels on packed channel pairs, pixel-major: Cortex-M3 (ARMv7-M without the DSP
+//! extension) in assembly, two MACs per `MLA`; RISC-V (RV32IM) in Rust, two MACs per `MUL`.
 //!
 //! ARMv7-M has `MLA` (a one-instruction multiply-accumulate) but no `SMLAD`. This kernel uses
 //! the packing trick of the Cortex-M0 kernel (`armv6m.rs`, where the proof is): for a pair of
@@ -25,8 +26,10 @@
 //! may claim, so the kernels are whole functions (`global_asm!`, AAPCS: r0 = `acc`, r1 = `w`,
 //! r2 = `x`, r3 = `cin`; they save r4–r11 and lr; the end of the weights lives on the stack).
 //!
-//! [`model`] replays the arithmetic in Rust for the host tests; the QEMU runs check the real
-//! instructions bit-exactly.
+//! [`model`] is the same arithmetic in Rust, channel pair by channel pair with the `P` sums in
+//! registers: the kernel on RISC-V, whose 31 registers hold them (`MUL`, `ADD`, `SRAI`, `ADD`
+//! per pair and pixel, plus a load), and what the host tests check against the scalar twin; the
+//! QEMU runs check both the assembly and the RISC-V code bit-exactly.
 //!
 //! # Soundness
 //!
@@ -142,20 +145,26 @@ impl Rows {
     }
 }
 
-/// The kernel's arithmetic in Rust: per channel pair build `W`, then per pixel
+/// The kernel's arithmetic in Rust, pair by pair: build `W`, then for each pixel
 /// `acc += (X·W + 2¹⁵) >> 16` (arithmetic shift) in wrapping 32-bit arithmetic.
-fn model<const P: usize>(acc: &mut [i32; P], w: &[u8], x: &[u32]) {
-    let words_per_px = w.len() / 2;
-    for (a, px) in acc.iter_mut().zip(x.chunks_exact(words_per_px.max(1))) {
-        for (pair_w, &packed_x) in w.chunks_exact(2).zip(px) {
-            let &[wc, wc1] = pair_w else { continue };
-            let packed_w = (i32::from(wc as i8) << 16).wrapping_add(i32::from(wc1 as i8));
+#[inline(always)]
+fn model<const CIN: usize, const P: usize>(acc: &mut [i32; P], w: &[u8; CIN], x: &[u32]) {
+    let words_per_px = const { CIN / 2 };
+    let mut sums = *acc;
+    for (u, pair_w) in w.chunks_exact(2).enumerate() {
+        let &[wc, wc1] = pair_w else { continue };
+        let packed_w = (i32::from(wc as i8) << 16).wrapping_add(i32::from(wc1 as i8));
+        for (j, sum) in sums.iter_mut().enumerate() {
+            // Pixel j's pair u; `get` returns None past the run (it never is, see `tap`).
+            let at = j.wrapping_mul(words_per_px).wrapping_add(u);
+            let packed_x = x.get(at).copied().unwrap_or(0);
             let v = (packed_x as i32)
                 .wrapping_mul(packed_w)
                 .wrapping_add(1 << 15);
-            *a = a.wrapping_add(v >> 16);
+            *sum = sum.wrapping_add(v >> 16);
         }
     }
+    *acc = sums;
 }
 
 // The assembly defines functions; it runs only when `Rows::tap` calls them (see "Soundness").
