@@ -9,7 +9,7 @@
 #   flash = code and constants: .vector_table/.init/.text/.rodata/.eh_frame + .data initialisers
 #   RAM   = .data + .bss + .uninit + peak stack (paint-and-scan, includes the report's printing)
 # Needs what run-qemu.sh needs plus arm-none-eabi-size (firmware-demo/install-qemu.sh installs both).
-# Usage: bench/firmware.sh [BOARD...]   (default: mps2-an386 microbit riscv-virt)
+# Usage: bench/firmware.sh [BOARD...]   (default: mps2-an386 mps2-an385 microbit riscv-virt)
 # Env: CARGO_TARGET_DIR and QEMU_TIMEOUT are passed on to run-qemu.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ command -v arm-none-eabi-size >/dev/null 2>&1 || {
 }
 
 boards=("$@")
-[ ${#boards[@]} -gt 0 ] || boards=(mps2-an386 microbit riscv-virt)
+[ ${#boards[@]} -gt 0 ] || boards=(mps2-an386 mps2-an385 microbit riscv-virt)
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -30,6 +30,7 @@ FIRMWARE_DEMO_OUT="$out" firmware-demo/run-qemu.sh "${boards[@]}" >&2
 header() {
   case "$1" in
     mps2-an386) echo "Cortex-M4F (\`mps2-an386\`, thumbv7em-none-eabihf)" ;;
+    mps2-an385) echo "Cortex-M3 (\`mps2-an385\`, thumbv7m-none-eabi)" ;;
     microbit) echo "Cortex-M0 (\`microbit\`, thumbv6m-none-eabi)" ;;
     riscv-virt) echo "RISC-V rv32imc (\`virt\`, riscv32imc-unknown-none-elf)" ;;
     *) echo "$1" ;;
@@ -39,6 +40,7 @@ header() {
 digit_goal() {
   case "$1" in
     mps2-an386) echo 1890000 ;;
+    mps2-an385) echo 4740000 ;;
     microbit) echo 6310000 ;;
   esac
 }
@@ -46,6 +48,7 @@ digit_goal() {
 ipm_goal() {
   case "$1" in
     mps2-an386) echo 1.2 ;;
+    mps2-an385) echo 3.0 ;;
     microbit) echo 4.0 ;;
   esac
 }
@@ -124,9 +127,9 @@ row "… code and constants besides the blob" c_code ""
 row "RAM: static (.data + .bss)" c_static ""
 row "RAM: peak stack" c_stack ""
 row "RAM: total" c_ram "≤ 16 KiB"
-row "instructions per digit" c_digit "≤ 1.89 M on M4, ≤ 6.31 M on M0"
+row "instructions per digit" c_digit "≤ 1.89 M on M4, ≤ 4.74 M on M3, ≤ 6.31 M on M0"
 row "MACs per digit" c_macs ""
-row "instructions per MAC" c_ipm "≤ 1.2 on M4, ≤ 4.0 on M0"
+row "instructions per MAC" c_ipm "≤ 1.2 on M4, ≤ 3.0 on M3, ≤ 4.0 on M0"
 row "\`Generator::new\` (validation, CRC)" c_new "≤ 0.5 M on M4"
 echo
 echo "Instructions counted by QEMU with \`-icount shift=6\` (not cycles); RAM includes the"

@@ -12,7 +12,7 @@ fn main() {
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
-    let boards = ["mps2-an386", "microbit", "riscv-virt"];
+    let boards = ["mps2-an386", "mps2-an385", "microbit", "riscv-virt"];
     let enabled: Vec<&str> = boards
         .into_iter()
         .filter(|b| {

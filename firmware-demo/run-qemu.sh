@@ -3,10 +3,10 @@
 # host: the expected hashes are computed here, now, by firmware-core compiled for the host, so
 # the check holds for whatever blob firmware-core ships.
 #
-# Usage: firmware-demo/run-qemu.sh [BOARD...]     (default: mps2-an386 microbit riscv-virt)
+# Usage: firmware-demo/run-qemu.sh [BOARD...]     (default: mps2-an386 mps2-an385 microbit riscv-virt)
 # Needs: qemu-system-arm and qemu-system-riscv32 (see install-qemu.sh; this script installs
-#        nothing) and the rustup targets thumbv7em-none-eabihf, thumbv6m-none-eabi and
-#        riscv32imc-unknown-none-elf.
+#        nothing) and the rustup targets thumbv7em-none-eabihf, thumbv7m-none-eabi,
+#        thumbv6m-none-eabi and riscv32imc-unknown-none-elf.
 # Env:   CARGO_TARGET_DIR       honoured (default: firmware-demo/target)
 #        QEMU_TIMEOUT           seconds per QEMU run (default 120)
 #        FIRMWARE_DEMO_OUT      if set, keeps host.log, BOARD.log and BOARD.elf there (bench/firmware.sh)
@@ -22,9 +22,10 @@ QEMU_TIMEOUT="${QEMU_TIMEOUT:-120}"
 board_target() {
   case "$1" in
     mps2-an386) echo thumbv7em-none-eabihf ;;
+    mps2-an385) echo thumbv7m-none-eabi ;;
     microbit) echo thumbv6m-none-eabi ;;
     riscv-virt) echo riscv32imc-unknown-none-elf ;;
-    *) echo "error: unknown board '$1' (known: mps2-an386 microbit riscv-virt)" >&2; exit 2 ;;
+    *) echo "error: unknown board '$1' (known: mps2-an386 mps2-an385 microbit riscv-virt)" >&2; exit 2 ;;
   esac
 }
 board_qemu() {
@@ -36,6 +37,7 @@ board_qemu() {
 board_machine() {
   case "$1" in
     mps2-an386) echo "-machine mps2-an386 -cpu cortex-m4" ;;
+    mps2-an385) echo "-machine mps2-an385" ;;
     microbit) echo "-machine microbit" ;;
     # No firmware: the ELF starts in M-mode at 0x8000_0000.
     riscv-virt) echo "-machine virt -bios none" ;;
@@ -43,7 +45,7 @@ board_machine() {
 }
 
 boards=("$@")
-[ ${#boards[@]} -gt 0 ] || boards=(mps2-an386 microbit riscv-virt)
+[ ${#boards[@]} -gt 0 ] || boards=(mps2-an386 mps2-an385 microbit riscv-virt)
 
 for board in "${boards[@]}"; do
   qemu="$(board_qemu "$board")"

@@ -4,8 +4,8 @@
 //! on a Cortex-M4, 0.96 M for the shipped 147 KB blob, nearly all of `Generator::new`) or a
 //! 16 KiB sixteen-table variant (too much flash for a 256 KiB part). This is the classic
 //! "slicing-by-4" in between: four 256-entry tables (4 KiB, built at compile time from the `crc`
-//! crate's own table), one word per step, about 3.3 instructions per byte on a Cortex-M4. The
-//! `crc` crate stays the reference it is tested against.
+//! crate's own table), one word per step, about 3.3 instructions per byte on a Cortex-M4 (3.13
+//! with the assembly used there). The `crc` crate stays the reference it is tested against.
 
 use crc::{Crc, CRC_32_ISO_HDLC};
 
@@ -85,104 +85,112 @@ pub(crate) fn checksum(bytes: &[u8]) -> u32 {
 }
 
 /// Four bytes per step (the bytes past the last whole 16-byte block one at a time).
-#[cfg(not(firmware_core_dsp))]
+#[cfg(not(any(firmware_core_dsp, firmware_core_armv7m)))]
 fn by_words(crc: u32, bytes: &[u8]) -> u32 {
     by_words_portable(crc, bytes)
 }
 
-/// Four bytes per step; on ARMv7E-M the 16-byte blocks of the word-aligned middle run in
-/// assembly: two `LDRD`s per block and no loop bookkeeping beyond a compare and a branch,
-/// 3.25 instructions per byte against 3.35 for the compiled Rust (the difference is what keeps
-/// `Generator::new` under 0.5 M instructions on a Cortex-M4).
-#[cfg(firmware_core_dsp)]
+/// Four bytes per step; on ARMv7-M and ARMv7E-M (Cortex-M3/M4/M7) the 32-byte blocks of the
+/// word-aligned middle run in
+/// assembly: two `LDM`s of four words per block and one compare and branch, 3.13 instructions
+/// per byte against 3.35 for the compiled Rust (what keeps `Generator::new` well under 0.5 M
+/// instructions on a Cortex-M4).
+#[cfg(any(firmware_core_dsp, firmware_core_armv7m))]
 fn by_words(crc: u32, bytes: &[u8]) -> u32 {
     let head_len = bytes.as_ptr().align_offset(4).min(bytes.len());
     let (head, rest) = bytes.split_at(head_len);
     let crc = head.iter().fold(crc, |crc, &b| step_byte(crc, b));
-    let blocks_len = rest.len() & !15;
+    let blocks_len = rest.len() & !31;
     let (blocks, tail) = rest.split_at(blocks_len);
     let mut crc = crc;
     if !blocks.is_empty() {
-        // SAFETY: the assembly reads `blocks` (word-aligned: `align_offset` above; a whole number
-        // of 16-byte blocks, at least one) with post-incremented `LDRD`s until the pointer
-        // reaches its end, and reads the four 1 KiB tables at indices `0..=255` (every index is
-        // a byte extracted by `UXTB`/`UBFX`/`LSR #24`). It writes only the registers it
-        // declares, uses no stack and leaves the flags clobbered (not preserved).
+        let range = blocks.as_ptr_range();
+        // SAFETY: see `asm` below: `blocks` is word-aligned (`align_offset` above) and a whole
+        // number of 32-byte blocks, at least one; the function reads exactly those bytes.
         #[allow(unsafe_code)]
-        unsafe {
-            core::arch::asm!(
-                "2:",
-                "ldrd {w0}, {w1}, [{p}], #8",
-                "eor {w0}, {w0}, {crc}",
-                "uxtb {t}, {w0}",
-                "ldr {crc}, [{t3}, {t}, lsl #2]",
-                "ubfx {t}, {w0}, #8, #8",
-                "ldr {t}, [{t2}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "ubfx {t}, {w0}, #16, #8",
-                "ldr {t}, [{t1}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "lsr {t}, {w0}, #24",
-                "ldr {t}, [{t0}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "eor {w1}, {w1}, {crc}",
-                "uxtb {t}, {w1}",
-                "ldr {crc}, [{t3}, {t}, lsl #2]",
-                "ubfx {t}, {w1}, #8, #8",
-                "ldr {t}, [{t2}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "ubfx {t}, {w1}, #16, #8",
-                "ldr {t}, [{t1}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "lsr {t}, {w1}, #24",
-                "ldr {t}, [{t0}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "ldrd {w0}, {w1}, [{p}], #8",
-                "eor {w0}, {w0}, {crc}",
-                "uxtb {t}, {w0}",
-                "ldr {crc}, [{t3}, {t}, lsl #2]",
-                "ubfx {t}, {w0}, #8, #8",
-                "ldr {t}, [{t2}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "ubfx {t}, {w0}, #16, #8",
-                "ldr {t}, [{t1}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "lsr {t}, {w0}, #24",
-                "ldr {t}, [{t0}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "eor {w1}, {w1}, {crc}",
-                "uxtb {t}, {w1}",
-                "ldr {crc}, [{t3}, {t}, lsl #2]",
-                "ubfx {t}, {w1}, #8, #8",
-                "ldr {t}, [{t2}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "ubfx {t}, {w1}, #16, #8",
-                "ldr {t}, [{t1}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "lsr {t}, {w1}, #24",
-                "ldr {t}, [{t0}, {t}, lsl #2]",
-                "eor {crc}, {crc}, {t}",
-                "cmp {p}, {end}",
-                "bne 2b",
-                p = inout(reg) blocks.as_ptr() => _,
-                end = in(reg) blocks.as_ptr_range().end,
-                crc = inout(reg) crc,
-                w0 = out(reg) _,
-                w1 = out(reg) _,
-                t = out(reg) _,
-                t0 = in(reg) T0.as_ptr(),
-                t1 = in(reg) T1.as_ptr(),
-                t2 = in(reg) T2.as_ptr(),
-                t3 = in(reg) T3.as_ptr(),
-                options(readonly, nostack),
-            );
+        {
+            crc = unsafe { firmware_core_v7m_crc32_blocks(crc, range.start, range.end) };
         }
     }
     tail.iter().fold(crc, |crc, &b| step_byte(crc, b))
 }
 
+#[cfg(any(firmware_core_dsp, firmware_core_armv7m))]
+extern "C" {
+    /// The CRC register after the 32-byte blocks from `start` to `end` (word-aligned, `end −
+    /// start` a non-zero multiple of 32), one word at a time as in [`step_word`].
+    fn firmware_core_v7m_crc32_blocks(crc: u32, start: *const u8, end: *const u8) -> u32;
+}
+
+// The function reads the words from `start` up to `end` (post-incremented `LDM`s of four words,
+// two per pass, until the pointer equals `end`: the caller's length is a multiple of 32 and at
+// least 32) and the four 1 KiB tables at indices `0..=255` (every index is a byte extracted by
+// `UXTB`/`UBFX`/`LSR #24`). It writes no memory besides its own stack frame, restores r4–r11
+// and returns through the saved lr (AAPCS: r0 = crc in and out, r1 = start, r2 = end). It runs
+// only when `by_words` calls it.
+#[cfg(any(firmware_core_dsp, firmware_core_armv7m))]
+#[allow(unsafe_code)]
+mod asm {
+    use super::{T0, T1, T2, T3};
+
+    core::arch::global_asm!(
+        ".syntax unified",
+        ".thumb",
+        // One word (already loaded into `w`) through the four tables: r0 = crc, r8–r11 = T0–T3.
+        ".macro firmware_core_v7m_crc_word w",
+        "  eor \\w, \\w, r0",
+        "  uxtb r7, \\w",
+        "  ldr r0, [r11, r7, lsl #2]",
+        "  ubfx r7, \\w, #8, #8",
+        "  ldr r7, [r10, r7, lsl #2]",
+        "  eor r0, r0, r7",
+        "  ubfx r7, \\w, #16, #8",
+        "  ldr r7, [r9, r7, lsl #2]",
+        "  eor r0, r0, r7",
+        "  lsr r7, \\w, #24",
+        "  ldr r7, [r8, r7, lsl #2]",
+        "  eor r0, r0, r7",
+        ".endm",
+        ".section .text.firmware_core_v7m_crc32_blocks, \"ax\", %progbits",
+        ".globl firmware_core_v7m_crc32_blocks",
+        ".type firmware_core_v7m_crc32_blocks, %function",
+        ".p2align 2",
+        ".thumb_func",
+        "firmware_core_v7m_crc32_blocks:",
+        "  push {{r4-r11, lr}}",
+        "  movw r8, :lower16:{t0}",
+        "  movt r8, :upper16:{t0}",
+        "  movw r9, :lower16:{t1}",
+        "  movt r9, :upper16:{t1}",
+        "  movw r10, :lower16:{t2}",
+        "  movt r10, :upper16:{t2}",
+        "  movw r11, :lower16:{t3}",
+        "  movt r11, :upper16:{t3}",
+        "1:",
+        "  ldm r1!, {{r3-r6}}",
+        "  firmware_core_v7m_crc_word r3",
+        "  firmware_core_v7m_crc_word r4",
+        "  firmware_core_v7m_crc_word r5",
+        "  firmware_core_v7m_crc_word r6",
+        "  ldm r1!, {{r3-r6}}",
+        "  firmware_core_v7m_crc_word r3",
+        "  firmware_core_v7m_crc_word r4",
+        "  firmware_core_v7m_crc_word r5",
+        "  firmware_core_v7m_crc_word r6",
+        "  cmp r1, r2",
+        "  bne 1b",
+        "  pop {{r4-r11, pc}}",
+        ".size firmware_core_v7m_crc32_blocks, . - firmware_core_v7m_crc32_blocks",
+        ".text",
+        t0 = sym T0,
+        t1 = sym T1,
+        t2 = sym T2,
+        t3 = sym T3,
+    );
+}
+
 /// Four bytes per step in Rust (also the reference for the assembly above).
-#[cfg_attr(firmware_core_dsp, allow(dead_code))]
+#[cfg_attr(any(firmware_core_dsp, firmware_core_armv7m), allow(dead_code))]
 fn by_words_portable(mut crc: u32, bytes: &[u8]) -> u32 {
     // Four words per iteration spreads the loop overhead.
     let mut blocks = bytes.chunks_exact(16);

@@ -35,8 +35,8 @@
 //! # Guarantees
 //!
 //! No `unsafe` outside the assembly kernels (compiled only for Arm targets: the Cortex-M4/M7
-//! `SXTB16`/`SMLAD` kernels and blob-CRC loop, the Cortex-M0 packed-`MULS` kernels; soundness
-//! argued next to each; the safe scalar kernels serve every other target and are the reference
+//! `SXTB16`/`SMLAD` kernels, the Cortex-M3 packed-`MLA` kernels, the Cortex-M0 `MULS` kernels
+//! and the blob-CRC loop on Cortex-M3/M4/M7; soundness argued next to each; the safe scalar kernels serve every other target and are the reference
 //! they are tested against), no heap outside `export`, and no panics reachable from blob
 //! contents: after [`Generator::new`] succeeds, inference cannot fail, and every slice access in
 //! the device code is an iterator, `get` or a fixed-size array (enforced with Clippy's
@@ -50,10 +50,11 @@
 //! `mcu` preset (133 632 bytes of weights, 12 544 of `fc` biases).
 //!
 //! Measured in QEMU with `-icount` (release, LTO; instructions, not cycles;
-//! `docs/firmware-performance.md`): one digit takes 1.85 M instructions on Cortex-M4
-//! (`thumbv7em-none-eabihf`, 1.17 per MAC: `SMLAD`, two MACs per instruction), 6.25 M on
-//! Cortex-M0 (`thumbv6m-none-eabi`, 3.96 per MAC) and 6.63 M on RISC-V (`riscv32imc`, portable
-//! kernels); [`Generator::new`] takes 0.49 M on Cortex-M4 (mostly the CRC). A micro:bit-sized
+//! `docs/firmware-performance.md`): one digit takes 1.76 M instructions on Cortex-M4
+//! (`thumbv7em-none-eabihf`, 1.12 per MAC: `SMLAD`, two MACs per instruction), 2.88 M on
+//! Cortex-M3 (`thumbv7m-none-eabi`, 1.83 per MAC: `MLA` on packed channel pairs), 5.67 M on
+//! Cortex-M0 (`thumbv6m-none-eabi`, 3.59 per MAC) and 5.33 M on RISC-V (`riscv32imc`, Rust
+//! only); [`Generator::new`] takes 0.48 M on Cortex-M3/M4 (mostly the CRC). A micro:bit-sized
 //! part (Cortex-M0, 16 KiB RAM, 256 KiB flash) runs it, and every target produces bit-identical
 //! pixels.
 

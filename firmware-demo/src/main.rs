@@ -2,6 +2,7 @@
 //! prints one report line per digit.
 //!
 //! * On a microcontroller (`--target thumbv7em-none-eabihf --features mps2-an386`,
+//!   `--target thumbv7m-none-eabi --features mps2-an385`,
 //!   `--target thumbv6m-none-eabi --features microbit` or
 //!   `--target riscv32imc-unknown-none-elf --features riscv-virt`), under QEMU with semihosting and
 //!   `-icount shift=6,align=off,sleep=off`: also instruction counts, `Generator::new` cost and peak

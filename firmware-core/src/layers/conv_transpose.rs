@@ -31,7 +31,7 @@
 use super::tap::{Rows, MAX_RUN};
 use super::{read_i32, QuantLayer};
 use crate::arch::{KERNEL, PADDING, STRIDE};
-use crate::requant::Requant;
+use crate::requant::ChannelRequant;
 
 /// Computes every output `(oy, ox, co)` in HWC order and stores
 /// `epilogue(accumulator, requant[co])` there. Inputs must be ReLU outputs (`0..=127`), as
@@ -50,7 +50,7 @@ pub(crate) fn forward<
     input: &[i8],
     layer: &QuantLayer<'_>,
     out: &mut [T],
-    mut epilogue: impl FnMut(i32, Requant) -> T,
+    mut epilogue: impl FnMut(i32, ChannelRequant) -> T,
 ) {
     const {
         assert!(
@@ -61,10 +61,7 @@ pub(crate) fn forward<
         assert!(CIN > 0 && COUT > 0 && IN_SIDE > 0);
         assert!(IN_SIDE <= 2 * MAX_RUN);
     }
-    let mut requants = [Requant::from_validated(0, 1); COUT];
-    for (r, table) in requants.iter_mut().zip(layer.requant.iter()) {
-        *r = table;
-    }
+    let requants = layer.requant.prepare::<COUT>();
     let mut biases = [0i32; COUT];
     for (b, bytes) in biases.iter_mut().zip(layer.bias.chunks_exact(4)) {
         *b = read_i32(bytes);
@@ -120,11 +117,14 @@ pub(crate) fn forward<
                         shifted_tap::<CIN, IN_SIDE, 0>(&rows, slot, &mut odd, w);
                     }
                 }
-                let pixels = out_row.chunks_exact_mut(COUT);
-                let columns = even.iter().zip(&odd).flat_map(|(e, o)| [e, o]);
-                for (px, &a) in pixels.zip(columns) {
-                    if let Some(o) = px.get_mut(co) {
-                        *o = epilogue(a, requant);
+                // Output columns 2j and 2j + 1 are neighbours: one pass over the pairs.
+                let pairs = out_row.chunks_exact_mut(2 * COUT);
+                for (pair, (&e, &o)) in pairs.zip(even.iter().zip(&odd)) {
+                    if let Some(px) = pair.get_mut(co) {
+                        *px = epilogue(e, requant);
+                    }
+                    if let Some(px) = pair.get_mut(COUT + co) {
+                        *px = epilogue(o, requant);
                     }
                 }
             }
@@ -291,7 +291,7 @@ mod tests {
         let m: Vec<u8> = (1..=3i32).flat_map(|v| v.to_le_bytes()).collect();
         let mut out = [0i32; 4 * 4 * 3];
         forward::<_, 1, 3, 2, 4>(&x, &layer(&w, &b, &m, &[1; 3]), &mut out, |_, r| {
-            r.multiplier()
+            r.requant().multiplier()
         });
         assert!(out.chunks(3).all(|px| px == [1, 2, 3]));
     }

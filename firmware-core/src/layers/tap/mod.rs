@@ -12,27 +12,37 @@
 //! | target | `cfg` | slot layout | kernel | instructions per MAC (inner loop) |
 //! |---|---|---|---|---|
 //! | Cortex-M4/M7 (ARMv7E-M) | `firmware_core_dsp` | pixel-major, int16 lanes `(x0, x2), (x1, x3)` per 4 channels | `SMLAD`, weights split by `SXTB16` (`armv7em.rs`) | 0.86 (`P` = 7) |
+//! | Cortex-M3 (ARMv7-M) | `firmware_core_packed_taps`, `firmware_core_armv7m` | pixel-major words `x[c] + x[c+1]·2¹⁶` | one `MLA` + one `ADD` for two MACs (assembly, `packed.rs`) | 1.5 (`P` = 7) |
+//! | RISC-V (RV32IM) | `firmware_core_packed_taps` | the same | `MUL` + 3 for two MACs (Rust, `packed.rs`) | 3.2 (`P` = 7) |
 //! | Cortex-M0/M0+ (ARMv6-M) | `firmware_core_armv6m` | channel-pair-major words `x[c] + x[c+1]·2¹⁶` | one `MULS` for two MACs (`armv6m.rs`) | 2.9 (`P` = 7) |
-//! | everything else | — | the input bytes as they are | plain Rust (`portable.rs`) | compiler's choice |
+//! | everything else (the host…) | — | the input bytes as they are | plain Rust (`portable.rs`) | compiler's choice |
 //!
 //! [`reference`] is the scalar twin every kernel (and the models of the assembly kernels) is
 //! tested against.
 //!
 //! Inputs of both transposed convolutions are ReLU outputs, so every activation lies in
-//! `0..=127`; the ARMv6-M kernel relies on that (see `armv6m.rs`), the others do not.
+//! `0..=127`; the packed kernels (`armv6m.rs`, `packed.rs`) rely on that (the proof is in
+//! `armv6m.rs`), the others do not.
 
 #[cfg(any(test, firmware_core_armv6m))]
 mod armv6m;
 #[cfg(any(test, firmware_core_dsp))]
 mod armv7em;
-#[cfg(any(test, not(any(firmware_core_dsp, firmware_core_armv6m))))]
+#[cfg(any(test, firmware_core_packed_taps))]
+mod packed;
+#[cfg(any(
+    test,
+    not(any(firmware_core_dsp, firmware_core_packed_taps, firmware_core_armv6m))
+))]
 mod portable;
 
 #[cfg(firmware_core_armv6m)]
 pub(crate) use armv6m::Rows;
 #[cfg(firmware_core_dsp)]
 pub(crate) use armv7em::Rows;
-#[cfg(not(any(firmware_core_dsp, firmware_core_armv6m)))]
+#[cfg(firmware_core_packed_taps)]
+pub(crate) use packed::Rows;
+#[cfg(not(any(firmware_core_dsp, firmware_core_packed_taps, firmware_core_armv6m)))]
 pub(crate) use portable::Rows;
 
 use crate::arch::{FC_CHANNELS, FC_SIDE, UP1_CHANNELS, UP1_SIDE};
