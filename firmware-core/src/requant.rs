@@ -72,8 +72,6 @@ impl Requant {
     /// `clamp(round_half_up(acc · M / 2ⁿ), lo, hi)`; see the [module docs](self) for the proof
     /// that the `i64` arithmetic cannot overflow.
     #[inline(always)]
-    // |acc·M| ≤ 2⁶² and 2ⁿ⁻¹ ≤ 2⁶¹ with n clamped to 1..=62: the i64 sum stays below 2⁶³.
-    #[allow(clippy::arithmetic_side_effects)]
     pub fn apply(self, acc: i32, lo: i8, hi: i8) -> i8 {
         let n = u32::from(self.shift.clamp(MIN_SHIFT, MAX_SHIFT));
         let rounded = if n >= 32 {
@@ -82,14 +80,15 @@ impl Requant {
             // of the 64-bit sum is needed, and its shift fits in 32 bits. 2ⁿ⁻¹ as a word pair:
             // (2³¹, 0) for n = 32, (0, 2ⁿ⁻³³) above.
             // n ∈ 32..=62 here, so n − 32 ∈ 0..=30 is a valid shift of a u32 and of an i32.
-            let up = n.wrapping_sub(32);
+            #[allow(clippy::arithmetic_side_effects)]
+            let up = n - 32;
             let unit = 1u32 << up;
             let round = (unit << 31, unit >> 1);
             high_word(acc, self.multiplier, round) >> up
         } else {
             // |acc·M| ≤ 2⁶², 2ⁿ⁻¹ ≤ 2³⁰ (n ∈ 1..=31 here): the sum fits (module docs).
-            let product = i64::from(acc).wrapping_mul(i64::from(self.multiplier));
-            let shifted = product.wrapping_add(1i64 << n.wrapping_sub(1)) >> n;
+            #[allow(clippy::arithmetic_side_effects)]
+            let shifted = (i64::from(acc) * i64::from(self.multiplier) + (1i64 << (n - 1))) >> n;
             // Clamped into i8 range just below anyway; this only makes it fit in i32.
             shifted.clamp(i64::from(i8::MIN), i64::from(i8::MAX)) as i32
         };
@@ -174,9 +173,12 @@ impl ChannelRequant {
     pub const fn new(requant: Requant) -> Self {
         let (round, fast_shift) =
             if requant.multiplier >= 0 && requant.shift >= 33 && requant.shift <= MAX_SHIFT {
-                // shift ∈ 33..=62: the subtractions do not wrap and 2ⁿ⁻³³ ≤ 2²⁹ fits.
-                let up = requant.shift.wrapping_sub(33);
-                (1i32.wrapping_shl(up as u32), up.wrapping_add(1))
+                // shift ∈ 33..=62: up ∈ 0..=29, so 2^up fits an i32 and up + 1 a u8.
+                #[allow(clippy::arithmetic_side_effects)]
+                let up = requant.shift - 33;
+                #[allow(clippy::arithmetic_side_effects)]
+                let prepared = (1i32 << up, up + 1);
+                prepared
             } else {
                 (0, 0)
             };
