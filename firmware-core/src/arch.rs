@@ -54,9 +54,15 @@ pub const UP2_WEIGHTS: usize = UP1_CHANNELS * OUT_CHANNELS * KERNEL * KERNEL;
 /// All int8 weights of the model.
 pub const TOTAL_WEIGHTS: usize = FC_WEIGHTS + UP1_WEIGHTS + UP2_WEIGHTS;
 
-/// Side length produced by a `ConvTranspose2d(KERNEL, STRIDE, PADDING)` from `in_side`.
+/// Side length produced by a `ConvTranspose2d(KERNEL, STRIDE, PADDING)` from `in_side`:
+/// `(in_side − 1)·STRIDE + KERNEL − 2·PADDING`, 0 for an empty input, saturating at `usize::MAX`.
 pub const fn conv_transpose_out_side(in_side: usize) -> usize {
-    (in_side - 1) * STRIDE + KERNEL - 2 * PADDING
+    match in_side.checked_sub(1) {
+        None => 0,
+        Some(last) => last
+            .saturating_mul(STRIDE)
+            .saturating_add(KERNEL - 2 * PADDING),
+    }
 }
 
 /// Number of `(input index, kernel index)` pairs along one axis whose output index
@@ -64,7 +70,11 @@ pub const fn conv_transpose_out_side(in_side: usize) -> usize {
 ///
 /// A 2-D transposed convolution does `taps_1d² · in_channels · out_channels` multiply-accumulates;
 /// taps that fall into the cropped border do no work in our kernels and are not counted.
-pub const fn taps_1d(in_side: usize, out_side: usize) -> usize {
+///
+/// Only ever evaluated in constants (the MAC counts below), where an overflow would be a compile
+/// error rather than a run-time panic.
+#[allow(clippy::arithmetic_side_effects)]
+const fn taps_1d(in_side: usize, out_side: usize) -> usize {
     let mut count = 0;
     let mut i = 0;
     while i < in_side {

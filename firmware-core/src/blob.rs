@@ -219,7 +219,10 @@ impl<'a> BlobRepr<'a> {
     /// Size of the complete blob [`emit`](Self::emit) writes.
     pub fn buffer_len(&self) -> usize {
         let payload = postcard::serialize_with_flavor(self, postcard::ser_flavors::Size::default());
-        HEADER_LEN + payload.unwrap_or(0) + TRAILER_LEN
+        // Saturates for a payload no memory could hold; `emit` then reports a buffer too small.
+        HEADER_LEN
+            .saturating_add(payload.unwrap_or(0))
+            .saturating_add(TRAILER_LEN)
     }
 
     /// Writes the complete blob (header, payload, CRC) to the start of `buf` and returns its

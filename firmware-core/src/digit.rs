@@ -47,11 +47,8 @@ impl Digit {
 
     /// The pixel at column `x`, row `y`, or `None` outside the image.
     pub fn pixel(&self, x: usize, y: usize) -> Option<u8> {
-        if x < OUT_SIDE && y < OUT_SIDE {
-            self.pixels.get(y * OUT_SIDE + x).copied()
-        } else {
-            None
-        }
+        // `get(x)` on a row checks `x < 28`; the row index `y` is checked by `nth`.
+        self.rows().nth(y)?.get(x).copied()
     }
 
     /// The rows, top to bottom.
@@ -74,10 +71,8 @@ impl core::fmt::Debug for Digit {
         f.write_str("Digit\n")?;
         for row in self.rows() {
             for &p in row {
-                let shade = SHADES
-                    .get(usize::from(p) * SHADES.len() / 256)
-                    .copied()
-                    .unwrap_or(b'?');
+                // 256 grey levels onto 10 shades: `p / 26` is at most 255 / 26 = 9.
+                let shade = SHADES.get(usize::from(p / 26)).copied().unwrap_or(b'?');
                 core::fmt::Write::write_char(f, char::from(shade))?;
             }
             f.write_str("\n")?;

@@ -14,6 +14,19 @@
 //! [`DigitImage::scaled`] draws each pixel as an `n × n` block; [`DigitGrid`] lays several digits
 //! out in rows with spacing.
 //!
+//! # Any position, any scale
+//!
+//! Every drawable clips itself to the target's bounding box before it produces a pixel, computing
+//! the visible part in 64-bit coordinates, so its work is bounded by the display's size and no
+//! position or scale makes it overflow: a digit scaled to cover four billion pixels costs what the
+//! visible part costs, and one placed far off-screen draws nothing. Scale factors are clamped to
+//! `1..=`[`MAX_SCALE`] and grid sizes to `i32::MAX`, so every bounding box has corners that
+//! embedded-graphics can compute; for the same reason no pixel is drawn at coordinate `i32::MAX`
+//! (a rectangle reaching it has a bottom-right corner past `i32`). One limit is
+//! embedded-graphics' own: the `Translated` target behind `Image::new(drawable, offset)` negates
+//! `offset` in its `bounding_box`, which overflows in builds with overflow checks for a
+//! coordinate of exactly `i32::MIN`.
+//!
 //! ```
 //! use embedded_graphics::{image::Image, mock_display::MockDisplay, pixelcolor::BinaryColor, prelude::*};
 //! use firmware_core::{draw::Threshold, Digit};
@@ -29,6 +42,7 @@
 //! ```
 
 use crate::digit::Digit;
+use core::num::NonZeroU32;
 use embedded_graphics::{
     image::GetPixel,
     pixelcolor::{BinaryColor, Gray8, Rgb565, Rgb888},
@@ -38,6 +52,20 @@ use embedded_graphics::{
 
 /// Side of a digit in pixels, as a display coordinate.
 const SIDE: u32 = Digit::SIDE as u32;
+
+/// Largest scale factor: `28 · MAX_SCALE ≤ i32::MAX`, so a scaled digit's bounding box lies
+/// inside the `i32` coordinate space. Larger factors are clamped to it.
+pub const MAX_SCALE: u32 = i32::MAX as u32 / SIDE;
+
+/// Side of a digit scaled by `scale` (≤ `28 · MAX_SCALE`, since `scale` was clamped).
+fn scaled_side(scale: NonZeroU32) -> u32 {
+    SIDE.saturating_mul(scale.get())
+}
+
+/// `factor` clamped to `1..=MAX_SCALE`.
+fn clamp_scale(factor: u32) -> NonZeroU32 {
+    NonZeroU32::new(factor.clamp(1, MAX_SCALE)).unwrap_or(NonZeroU32::MIN)
+}
 
 /// Maps a grey value (0 = background, 255 = ink) at an image position to a display colour.
 ///
@@ -91,10 +119,12 @@ const BAYER4: [u8; 16] = [0, 8, 2, 10, 12, 4, 14, 6, 3, 11, 1, 9, 15, 7, 13, 5];
 impl ColorMap for Bayer4 {
     type Color = BinaryColor;
     fn color(&self, value: u8, point: Point) -> BinaryColor {
-        // `& 3` is the non-negative remainder for any i32, so the index is in 0..16.
-        let index = ((point.y & 3) * 4 + (point.x & 3)) as usize;
+        // `& 3` is the non-negative remainder for any i32: the index `4·(y mod 4) + x mod 4`
+        // is in 0..16.
+        let index = ((point.y & 3) << 2 | (point.x & 3)) as usize;
         let level = BAYER4.get(index).copied().unwrap_or(0);
-        BinaryColor::from(u16::from(value) > u16::from(level) * 16 + 8)
+        // level ≤ 15: the threshold 16·level + 8 ≤ 248 fits in u8 arithmetic widened to u16.
+        BinaryColor::from(u16::from(value) > (u16::from(level) << 4 | 8))
     }
 }
 
@@ -108,6 +138,8 @@ pub struct Blend<C> {
     pub background: C,
 }
 
+// Every operand is a u8 widened to u32: the sum is at most 255·255 + 127 < 2¹⁷, and 255 − v ≥ 0.
+#[allow(clippy::arithmetic_side_effects)]
 fn mix(background: u8, foreground: u8, value: u8) -> u8 {
     let v = u32::from(value);
     let c = (u32::from(background) * (255 - v) + u32::from(foreground) * v + 127) / 255;
@@ -133,12 +165,104 @@ macro_rules! impl_blend {
 impl_blend!(Rgb565);
 impl_blend!(Rgb888);
 
+/// A half-open box `[left, right) × [top, bottom)` in `i64` coordinates, for clipping.
+///
+/// A `Rectangle` converts exactly (coordinates below 2³¹ in size, extents below 2³²), and the
+/// offsets added here are such coordinates too, so no sum comes near `i64`'s range (the
+/// saturating adds are a formality).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    left: i64,
+    top: i64,
+    right: i64,
+    bottom: i64,
+}
+
+/// A 2-D offset in `i64`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Offset(i64, i64);
+
+impl Offset {
+    const ZERO: Self = Self(0, 0);
+
+    fn of(p: Point) -> Self {
+        Self(i64::from(p.x), i64::from(p.y))
+    }
+}
+
+impl Span {
+    /// Every point `embedded-graphics` can address and whose rectangle corners it can compute.
+    const I32: Self = Self {
+        left: i32::MIN as i64,
+        top: i32::MIN as i64,
+        right: i32::MAX as i64,
+        bottom: i32::MAX as i64,
+    };
+
+    fn of(r: &Rectangle) -> Self {
+        let Offset(left, top) = Offset::of(r.top_left);
+        Self {
+            left,
+            top,
+            right: left.saturating_add(i64::from(r.size.width)),
+            bottom: top.saturating_add(i64::from(r.size.height)),
+        }
+    }
+
+    /// A box at the origin.
+    fn sized(width: u32, height: u32) -> Self {
+        Self::of(&Rectangle::new(Point::zero(), Size::new(width, height)))
+    }
+
+    fn is_empty(self) -> bool {
+        self.left >= self.right || self.top >= self.bottom
+    }
+
+    fn intersect(self, other: Self) -> Self {
+        Self {
+            left: self.left.max(other.left),
+            top: self.top.max(other.top),
+            right: self.right.min(other.right),
+            bottom: self.bottom.min(other.bottom),
+        }
+    }
+
+    fn contains(self, inner: Self) -> bool {
+        self.intersect(inner) == inner
+    }
+
+    fn shifted(self, by: Offset) -> Self {
+        Self {
+            left: self.left.saturating_add(by.0),
+            top: self.top.saturating_add(by.1),
+            right: self.right.saturating_add(by.0),
+            bottom: self.bottom.saturating_add(by.1),
+        }
+    }
+
+    fn shifted_back(self, by: Offset) -> Self {
+        self.shifted(Offset(by.0.saturating_neg(), by.1.saturating_neg()))
+    }
+
+    /// The part inside [`Span::I32`] as a `Rectangle`, unless empty.
+    fn to_rectangle(self) -> Option<Rectangle> {
+        let s = self.intersect(Self::I32);
+        if s.is_empty() {
+            return None;
+        }
+        let top_left = Point::new(i32::try_from(s.left).ok()?, i32::try_from(s.top).ok()?);
+        let width = u32::try_from(s.right.saturating_sub(s.left)).ok()?;
+        let height = u32::try_from(s.bottom.saturating_sub(s.top)).ok()?;
+        Some(Rectangle::new(top_left, Size::new(width, height)))
+    }
+}
+
 /// A [`Digit`] as an [`ImageDrawable`], in the colours of a [`ColorMap`], optionally scaled up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DigitImage<'a, M> {
     digit: &'a Digit,
     map: M,
-    scale: u32,
+    scale: NonZeroU32,
 }
 
 impl<'a, M: ColorMap> DigitImage<'a, M> {
@@ -147,36 +271,74 @@ impl<'a, M: ColorMap> DigitImage<'a, M> {
         Self {
             digit,
             map,
-            scale: 1,
+            scale: NonZeroU32::MIN,
         }
     }
 
-    /// Draws every digit pixel as a `factor × factor` block (0 counts as 1).
+    /// Draws every digit pixel as a `factor × factor` block (0 counts as 1, factors above
+    /// [`MAX_SCALE`] as `MAX_SCALE`).
     #[must_use]
     pub fn scaled(self, factor: u32) -> Self {
         Self {
-            scale: factor.max(1),
+            scale: clamp_scale(factor),
             ..self
         }
     }
 
     /// The scale factor.
     pub fn scale(&self) -> u32 {
-        self.scale
+        self.scale.get()
     }
 
-    /// Colour at `p` (image coordinates, inside the bounding box).
-    fn color_at(&self, p: Point) -> M::Color {
-        let x = p.x.unsigned_abs() / self.scale;
-        let y = p.y.unsigned_abs() / self.scale;
-        let value = self.digit.pixel(x as usize, y as usize).unwrap_or(0);
-        self.map.color(value, p)
+    /// Colour at `(x, y)` in image coordinates (inside the bounding box; outside it, the
+    /// background's).
+    fn color_at(&self, x: i64, y: i64) -> M::Color {
+        let cell = |v: i64| u32::try_from(v).map_or(u32::MAX, |v| v / self.scale) as usize;
+        let value = self.digit.pixel(cell(x), cell(y)).unwrap_or(0);
+        let at = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+        self.map.color(value, Point::new(at(x), at(y)))
+    }
+
+    /// Draws the part of this image that lies inside `clip` and inside the target, with the
+    /// image's top-left corner at `origin`. `clip` and `origin` are in coordinates that land on
+    /// the target at `point − shift`.
+    fn fill_clipped<D>(
+        &self,
+        target: &mut D,
+        origin: Offset,
+        clip: Span,
+        shift: Offset,
+    ) -> Result<(), D::Error>
+    where
+        D: DrawTarget<Color = M::Color>,
+    {
+        let side = scaled_side(self.scale);
+        let visible = Span::of(&target.bounding_box()).shifted(shift);
+        let part = Span::sized(side, side)
+            .shifted(origin)
+            .intersect(clip)
+            .intersect(visible);
+        let Some(area) = part.shifted_back(shift).to_rectangle() else {
+            return Ok(());
+        };
+        // Target point → image point: + shift − origin.
+        let Offset(dx, dy) = Offset(
+            shift.0.saturating_sub(origin.0),
+            shift.1.saturating_sub(origin.1),
+        );
+        target.fill_contiguous(
+            &area,
+            area.points().map(|p| {
+                let Offset(x, y) = Offset::of(p);
+                self.color_at(x.saturating_add(dx), y.saturating_add(dy))
+            }),
+        )
     }
 }
 
 impl<M: ColorMap> OriginDimensions for DigitImage<'_, M> {
     fn size(&self) -> Size {
-        let side = SIDE.saturating_mul(self.scale);
+        let side = scaled_side(self.scale);
         Size::new(side, side)
     }
 }
@@ -188,8 +350,8 @@ impl<M: ColorMap> ImageDrawable for DigitImage<'_, M> {
     where
         D: DrawTarget<Color = Self::Color>,
     {
-        let area = self.bounding_box();
-        target.fill_contiguous(&area, area.points().map(|p| self.color_at(p)))
+        let whole = Span::of(&self.bounding_box());
+        self.fill_clipped(target, Offset::ZERO, whole, Offset::ZERO)
     }
 
     fn draw_sub_image<D>(&self, target: &mut D, area: &Rectangle) -> Result<(), D::Error>
@@ -197,13 +359,11 @@ impl<M: ColorMap> ImageDrawable for DigitImage<'_, M> {
         D: DrawTarget<Color = Self::Color>,
     {
         // Like `ImageRaw`: nothing is drawn unless `area` lies inside the image.
-        if area.is_zero_sized() || self.bounding_box().intersection(area) != *area {
+        let part = Span::of(area);
+        if part.is_empty() || !Span::of(&self.bounding_box()).contains(part) {
             return Ok(());
         }
-        target.fill_contiguous(
-            &Rectangle::new(Point::zero(), area.size),
-            area.points().map(|p| self.color_at(p)),
-        )
+        self.fill_clipped(target, Offset::ZERO, part, Offset::of(area.top_left))
     }
 }
 
@@ -211,7 +371,8 @@ impl<M: ColorMap> GetPixel for DigitImage<'_, M> {
     type Color = M::Color;
 
     fn pixel(&self, p: Point) -> Option<Self::Color> {
-        self.bounding_box().contains(p).then(|| self.color_at(p))
+        let Offset(x, y) = Offset::of(p);
+        self.bounding_box().contains(p).then(|| self.color_at(x, y))
     }
 }
 
@@ -247,7 +408,8 @@ impl Digit {
 
 /// Several digits in rows of `columns`, `spacing` pixels apart, as one [`ImageDrawable`].
 ///
-/// Pixels in the gaps are left untouched.
+/// Pixels in the gaps are left untouched. The grid's size saturates at `i32::MAX` per side;
+/// digits beyond that are not drawn.
 ///
 /// ```
 /// use embedded_graphics::{image::Image, mock_display::MockDisplay, pixelcolor::Gray8, prelude::*};
@@ -265,8 +427,8 @@ impl Digit {
 pub struct DigitGrid<'a, M> {
     digits: &'a [Digit],
     map: M,
-    scale: u32,
-    columns: u32,
+    scale: NonZeroU32,
+    columns: NonZeroU32,
     spacing: u32,
 }
 
@@ -276,8 +438,9 @@ impl<'a, M: ColorMap + Copy> DigitGrid<'a, M> {
         Self {
             digits,
             map,
-            scale: 1,
-            columns: u32::try_from(digits.len()).unwrap_or(u32::MAX).max(1),
+            scale: NonZeroU32::MIN,
+            columns: NonZeroU32::new(u32::try_from(digits.len()).unwrap_or(u32::MAX))
+                .unwrap_or(NonZeroU32::MIN),
             spacing: 0,
         }
     }
@@ -286,7 +449,7 @@ impl<'a, M: ColorMap + Copy> DigitGrid<'a, M> {
     #[must_use]
     pub fn columns(self, columns: u32) -> Self {
         Self {
-            columns: columns.max(1),
+            columns: NonZeroU32::new(columns).unwrap_or(NonZeroU32::MIN),
             ..self
         }
     }
@@ -297,34 +460,62 @@ impl<'a, M: ColorMap + Copy> DigitGrid<'a, M> {
         Self { spacing, ..self }
     }
 
-    /// Scale factor of every digit (0 counts as 1).
+    /// Scale factor of every digit (0 counts as 1, factors above [`MAX_SCALE`] as `MAX_SCALE`).
     #[must_use]
     pub fn scaled(self, factor: u32) -> Self {
         Self {
-            scale: factor.max(1),
+            scale: clamp_scale(factor),
             ..self
         }
     }
 
-    fn pitch(&self) -> u32 {
-        SIDE.saturating_mul(self.scale).saturating_add(self.spacing)
+    /// Distance between the top-left corners of neighbouring digits (below 2³³: exact).
+    fn pitch(&self) -> i64 {
+        i64::from(scaled_side(self.scale)).saturating_add(i64::from(self.spacing))
     }
 
     fn grid_cells(&self) -> (u32, u32) {
         let n = u32::try_from(self.digits.len()).unwrap_or(u32::MAX);
-        let columns = self.columns.min(n);
-        let rows = n.div_ceil(self.columns);
+        let columns = self.columns.get().min(n);
+        // `div_ceil` by a `NonZeroU32`: never a division by zero.
+        let rows = n.div_ceil(self.columns.get());
         (columns, rows)
+    }
+
+    /// Draws every digit's part inside `clip` (grid coordinates, landing on the target at
+    /// `point − shift`).
+    fn fill_clipped<D>(&self, target: &mut D, clip: Span, shift: Offset) -> Result<(), D::Error>
+    where
+        D: DrawTarget<Color = M::Color>,
+    {
+        let clip = clip.intersect(Span::of(&self.bounding_box()));
+        if clip.is_empty() {
+            return Ok(());
+        }
+        let pitch = self.pitch();
+        // At least 1 (a `NonZeroU32`), so `chunks` gets a non-zero size.
+        let columns = usize::try_from(self.columns.get()).unwrap_or(usize::MAX);
+        let at = |cell: usize| i64::try_from(cell).map_or(i64::MAX, |c| c.saturating_mul(pitch));
+        for (row, digits) in self.digits.chunks(columns).enumerate() {
+            for (column, digit) in digits.iter().enumerate() {
+                let image = DigitImage::new(digit, self.map).scaled(self.scale.get());
+                image.fill_clipped(target, Offset(at(column), at(row)), clip, shift)?;
+            }
+        }
+        Ok(())
     }
 }
 
 impl<M: ColorMap + Copy> OriginDimensions for DigitGrid<'_, M> {
     fn size(&self) -> Size {
         let (columns, rows) = self.grid_cells();
+        // `cells` digits and the gaps between them, capped at i32::MAX (in i64: exact below that).
         let extent = |cells: u32| {
-            cells
+            let gaps = if cells > 0 { self.spacing } else { 0 };
+            let length = i64::from(cells)
                 .saturating_mul(self.pitch())
-                .saturating_sub(self.spacing * u32::from(cells > 0))
+                .saturating_sub(i64::from(gaps));
+            u32::try_from(length.min(i64::from(i32::MAX))).unwrap_or(0)
         };
         Size::new(extent(columns), extent(rows))
     }
@@ -337,24 +528,15 @@ impl<M: ColorMap + Copy> ImageDrawable for DigitGrid<'_, M> {
     where
         D: DrawTarget<Color = Self::Color>,
     {
-        let pitch = i32::try_from(self.pitch()).unwrap_or(i32::MAX);
-        let columns = self.columns as usize;
-        for (i, digit) in self.digits.iter().enumerate() {
-            let (column, row) = ((i % columns) as i32, (i / columns) as i32);
-            let origin = Point::new(column.saturating_mul(pitch), row.saturating_mul(pitch));
-            let image = DigitImage::new(digit, self.map).scaled(self.scale);
-            image.draw(&mut target.translated(origin))?;
-        }
-        Ok(())
+        self.fill_clipped(target, Span::I32, Offset::ZERO)
     }
 
     fn draw_sub_image<D>(&self, target: &mut D, area: &Rectangle) -> Result<(), D::Error>
     where
         D: DrawTarget<Color = Self::Color>,
     {
-        // Draw everything, shifted so `area` starts at the origin and clipped to it.
-        let mut shifted = target.translated(-area.top_left);
-        self.draw(&mut shifted.clipped(area))
+        // `area`'s part of the grid, moved so `area` starts at the target's origin.
+        self.fill_clipped(target, Span::of(area), Offset::of(area.top_left))
     }
 }
 
@@ -541,5 +723,194 @@ mod tests {
         let grid = DigitGrid::new(&digits, Gray).scaled(2).spacing(1);
         assert_eq!(grid.size(), Size::new(56 + 1 + 56, 56));
         assert_eq!(DigitGrid::new(&[], Gray).size(), Size::zero());
+    }
+
+    /// A display of at most 64 × 64 pixels whose bounding box may sit anywhere (including where
+    /// its far corner is past `i32::MAX`), recording every pixel it is handed. Points outside its
+    /// box fail the test: the drawables must clip before they produce a pixel.
+    struct Recorder<C> {
+        top_left: Point,
+        size: Size,
+        pixels: Vec<(Point, C)>,
+    }
+
+    impl<C> Recorder<C> {
+        fn new(top_left: Point, width: u32, height: u32) -> Self {
+            assert!(width <= 64 && height <= 64);
+            Self {
+                top_left,
+                size: Size::new(width, height),
+                pixels: Vec::new(),
+            }
+        }
+
+        fn inside(&self, p: Point) -> bool {
+            let rel = |v: i32, origin: i32, len: u32| {
+                (0..i64::from(len)).contains(&(i64::from(v) - i64::from(origin)))
+            };
+            rel(p.x, self.top_left.x, self.size.width)
+                && rel(p.y, self.top_left.y, self.size.height)
+        }
+    }
+
+    impl<C: PixelColor> Dimensions for Recorder<C> {
+        fn bounding_box(&self) -> Rectangle {
+            Rectangle::new(self.top_left, self.size)
+        }
+    }
+
+    impl<C: PixelColor> DrawTarget for Recorder<C> {
+        type Color = C;
+        type Error = core::convert::Infallible;
+
+        fn draw_iter<I>(&mut self, pixels: I) -> Result<(), Self::Error>
+        where
+            I: IntoIterator<Item = Pixel<C>>,
+        {
+            for Pixel(p, c) in pixels {
+                assert!(self.inside(p), "{p:?} is outside the display");
+                self.pixels.push((p, c));
+                assert!(self.pixels.len() <= 64 * 64 * 4, "unbounded drawing");
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn huge_scales_are_clamped_and_draw_only_what_is_visible() {
+        let d = sample();
+        let img = d.gray8().scaled(u32::MAX);
+        assert_eq!(img.scale(), MAX_SCALE);
+        let side = 28 * MAX_SCALE;
+        assert!(side <= i32::MAX as u32);
+        assert_eq!(img.size(), Size::new(side, side));
+        // The box's far corner is computable (embedded-graphics adds with overflow checks here).
+        assert_eq!(
+            img.bounding_box().bottom_right(),
+            Some(Point::new(side as i32 - 1, side as i32 - 1))
+        );
+        assert_eq!(d.gray8().scaled(0).scale(), 1);
+
+        // The display sees the top-left digit pixel (0, 0), blown up over all of it.
+        let mut display = Recorder::new(Point::zero(), 24, 16);
+        img.draw(&mut display).unwrap();
+        assert_eq!(display.pixels.len(), 24 * 16);
+        assert!(display.pixels.iter().all(|&(_, c)| c == Gray8::BLACK));
+        // Around the image's bottom-right corner: the digit pixel (27, 27) up to the edge.
+        let corner = side as i32 - 10;
+        let mut display = Recorder::new(Point::new(corner, corner), 64, 64);
+        img.draw(&mut display).unwrap();
+        assert_eq!(display.pixels.len(), 10 * 10);
+        // Through `Image` at an offset, with a scale at which every digit pixel is 1000 wide.
+        let mut display = MockDisplay::<BinaryColor>::new();
+        let ink = d.binary(Threshold(128)).scaled(1000);
+        Image::new(&ink, Point::new(-1000 - 990, -990))
+            .draw(&mut display)
+            .unwrap();
+        // Digit pixel (1, 0) is ink up to display x = 9, then (2, 0) is not; row 0 of the digit
+        // ends at y = 9 and row 1 ((2, 1) is ink) starts at y = 10.
+        assert_eq!(display.get_pixel(Point::new(9, 0)), Some(BinaryColor::On));
+        assert_eq!(display.get_pixel(Point::new(10, 0)), Some(BinaryColor::Off));
+        assert_eq!(display.get_pixel(Point::new(10, 10)), Some(BinaryColor::On));
+        assert_eq!(display.affected_area(), crop(0, 0, 64, 64));
+    }
+
+    #[test]
+    fn extreme_positions_draw_the_visible_part_or_nothing() {
+        let d = sample();
+        // Displays far away from the image: nothing to draw, nothing overflows.
+        for top_left in [
+            Point::new(i32::MIN, i32::MIN),
+            Point::new(i32::MAX, i32::MAX),
+            Point::new(i32::MAX - 20, 0),
+            Point::new(0, i32::MIN),
+            Point::new(84, 0),
+        ] {
+            let mut display = Recorder::new(top_left, 64, 64);
+            d.binary_dithered().scaled(3).draw(&mut display).unwrap();
+            let mut colour = Recorder::new(top_left, 64, 64);
+            d.rgb565(Rgb565::WHITE, Rgb565::BLACK)
+                .draw_sub_image(&mut colour, &crop(0, 0, 5, 5))
+                .unwrap();
+            assert_eq!(
+                display.pixels.len() + colour.pixels.len(),
+                0,
+                "{top_left:?}"
+            );
+        }
+        // A display overlapping the image's last 3 × 2 pixels.
+        let mut display = Recorder::new(Point::new(25, 26), 64, 64);
+        d.gray8().draw(&mut display).unwrap();
+        assert_eq!(display.pixels.len(), 3 * 2);
+        // Through `Image` at extreme offsets (all but `i32::MIN`, see the module docs).
+        for offset in [
+            Point::new(i32::MAX, i32::MAX),
+            Point::new(i32::MIN + 1, i32::MIN + 1),
+            Point::new(i32::MAX, i32::MIN + 1),
+            Point::new(-27, -27),
+        ] {
+            let mut display = MockDisplay::<Gray8>::new();
+            display.set_allow_overdraw(true);
+            Image::new(&d.gray8().scaled(u32::MAX), offset)
+                .draw(&mut display)
+                .unwrap();
+            Image::new(&DigitGrid::new(&[d.clone(), d.clone()], Gray), offset)
+                .draw(&mut display)
+                .unwrap();
+        }
+        let mut display = MockDisplay::<Gray8>::new();
+        Image::new(&d.gray8(), Point::new(-27, -27))
+            .draw(&mut display)
+            .unwrap();
+        assert_eq!(display.affected_area(), crop(0, 0, 1, 1));
+    }
+
+    #[test]
+    fn sub_images_at_extreme_areas_do_not_overflow() {
+        let d = sample();
+        let digits = [d.clone(), d.clone(), d.clone()];
+        let grid = DigitGrid::new(&digits, Gray).columns(2).spacing(4);
+        for area in [
+            // `-area.top_left` overflowed here before.
+            crop(i32::MIN, i32::MIN, u32::MAX, u32::MAX),
+            crop(i32::MAX, i32::MAX, u32::MAX, u32::MAX),
+            crop(i32::MIN, 0, 10, 10),
+            crop(0, 0, u32::MAX, u32::MAX),
+        ] {
+            let mut display = Recorder::new(Point::zero(), 64, 64);
+            d.gray8().draw_sub_image(&mut display, &area).unwrap();
+            grid.draw_sub_image(&mut display, &area).unwrap();
+            let expected = if area.top_left == Point::zero() {
+                // The whole grid from its origin: digits at (0, 0), (32, 0) and (0, 32), all
+                // inside the 64 × 64 display (the digit's own sub-image is refused: the area
+                // reaches outside it).
+                3 * 28 * 28
+            } else {
+                0
+            };
+            assert_eq!(display.pixels.len(), expected, "{area:?}");
+        }
+    }
+
+    #[test]
+    fn grids_with_huge_spacing_and_scale_saturate() {
+        let d = sample();
+        let digits = [d.clone(), d.clone(), d.clone()];
+        let grid = DigitGrid::new(&digits, Threshold(100))
+            .columns(0)
+            .spacing(u32::MAX)
+            .scaled(u32::MAX);
+        // One column (0 counts as 1), every side capped at i32::MAX.
+        assert_eq!(grid.size(), Size::new(28 * MAX_SCALE, i32::MAX as u32));
+        assert!(grid.bounding_box().bottom_right().is_some());
+        // The far corner of the first digit: 5 × 5 pixels of the display (starting 20 before
+        // i32::MAX, the digit ends 15 before it) are drawn; the other digits lie beyond.
+        let mut display = Recorder::new(Point::new(i32::MAX - 20, i32::MAX - 20), 16, 16);
+        grid.draw(&mut display).unwrap();
+        let far = 28 * MAX_SCALE as i64 - (i32::MAX as i64 - 20);
+        assert_eq!(display.pixels.len() as i64, far * far);
+        let mut display = Recorder::new(Point::zero(), 16, 16);
+        grid.draw(&mut display).unwrap();
+        assert_eq!(display.pixels.len(), 16 * 16);
     }
 }

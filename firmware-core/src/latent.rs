@@ -61,13 +61,17 @@ impl SplitMix32 {
 pub fn gaussian_i8(rng: &mut SplitMix32) -> i8 {
     const HALF_RANGE: i32 = 6 << 16;
     const STEP_SHIFT: u32 = 16 - LATENT_SCALE_SHIFT;
-    let mut sum: i32 = 6; // the twelve ½ offsets
-    for _ in 0..6 {
-        let r = rng.next_u32();
-        // Each half is < 2¹⁶, twelve of them < 2²⁰: no overflow.
-        sum += (r >> 16) as i32 + (r & 0xFFFF) as i32;
-    }
-    let q = (sum - HALF_RANGE + (1 << (STEP_SHIFT - 1))) >> STEP_SHIFT;
+    // Twelve halves, each < 2¹⁶, plus the six: 0 < sum < 2²⁰, so neither the sum nor the
+    // centring and rounding below come near i32's limits.
+    #[allow(clippy::arithmetic_side_effects)]
+    let q = {
+        let mut sum: i32 = 6; // the twelve ½ offsets
+        for _ in 0..6 {
+            let r = rng.next_u32();
+            sum += (r >> 16) as i32 + (r & 0xFFFF) as i32;
+        }
+        (sum - HALF_RANGE + (1 << (STEP_SHIFT - 1))) >> STEP_SHIFT
+    };
     // |q| ≤ 192 before clamping; the clamp keeps the int8 range symmetric.
     q.clamp(-127, 127) as i8
 }
@@ -96,8 +100,10 @@ pub const ONE_HOT: i8 = 1 << LATENT_SCALE_SHIFT;
 /// the ten classes (from a stream of its own, so it does not disturb the latent).
 pub fn class_from_seed(seed: u32) -> u8 {
     let r = SplitMix32::new(seed ^ 0x5EED_C1A5).next_u32();
-    // ⌊r · 10 / 2³²⌋ < 10: fits in u8.
-    ((u64::from(r) * CLASSES as u64) >> 32) as u8
+    // r < 2³², so r · 10 < 2³⁶ fits in u64, and ⌊r · 10 / 2³²⌋ < 10 fits in u8.
+    #[allow(clippy::arithmetic_side_effects)]
+    let class = (u64::from(r) * CLASSES as u64) >> 32;
+    class as u8
 }
 
 /// The int8 generator input for `seed`: [`latent_from_seed`] for an unconditional model (`class`
@@ -107,12 +113,9 @@ pub fn class_from_seed(seed: u32) -> u8 {
 pub fn generator_input(seed: u32, class: Option<u8>) -> [i8; LATENT_DIM] {
     let mut input = latent_from_seed(seed);
     if let Some(class) = class {
-        for (i, v) in input.iter_mut().enumerate().skip(CONDITIONAL_LATENT_DIM) {
-            *v = if i - CONDITIONAL_LATENT_DIM == usize::from(class) {
-                ONE_HOT
-            } else {
-                0
-            };
+        let class_part = input.iter_mut().skip(CONDITIONAL_LATENT_DIM);
+        for (i, v) in class_part.enumerate() {
+            *v = if i == usize::from(class) { ONE_HOT } else { 0 };
         }
     }
     input

@@ -80,14 +80,15 @@ impl Requant {
             // of the 64-bit sum is needed, and its shift fits in 32 bits. 2ⁿ⁻¹ as a word pair:
             // (2³¹, 0) for n = 32, (0, 2ⁿ⁻³³) above.
             // n ∈ 32..=62 here, so n − 32 ∈ 0..=30 is a valid shift of a u32 and of an i32.
-            let up = n.wrapping_sub(32);
+            #[allow(clippy::arithmetic_side_effects)]
+            let up = n - 32;
             let unit = 1u32 << up;
             let round = (unit << 31, unit >> 1);
             high_word(acc, self.multiplier, round) >> up
         } else {
             // |acc·M| ≤ 2⁶², 2ⁿ⁻¹ ≤ 2³⁰ (n ∈ 1..=31 here): the sum fits (module docs).
-            let product = i64::from(acc).wrapping_mul(i64::from(self.multiplier));
-            let shifted = product.wrapping_add(1i64 << n.wrapping_sub(1)) >> n;
+            #[allow(clippy::arithmetic_side_effects)]
+            let shifted = (i64::from(acc) * i64::from(self.multiplier) + (1i64 << (n - 1))) >> n;
             // Clamped into i8 range just below anyway; this only makes it fit in i32.
             shifted.clamp(i64::from(i8::MIN), i64::from(i8::MAX)) as i32
         };
@@ -108,6 +109,8 @@ impl Requant {
     ///
     /// Returns `None` when `scale` is negative, not finite, or `≥ 2³⁰` (no valid `n`).
     #[cfg(feature = "std")]
+    // `log2` of a finite positive f64 is in [−1075, 1024], so `n` stays within a few thousand.
+    #[allow(clippy::arithmetic_side_effects)]
     pub fn from_scale(scale: f64) -> Option<Self> {
         const TOP: f64 = 2_147_483_648.0; // 2³¹
         if !scale.is_finite() || scale < 0.0 {
@@ -170,9 +173,12 @@ impl ChannelRequant {
     pub const fn new(requant: Requant) -> Self {
         let (round, fast_shift) =
             if requant.multiplier >= 0 && requant.shift >= 33 && requant.shift <= MAX_SHIFT {
-                // shift ∈ 33..=62: the subtractions do not wrap and 2ⁿ⁻³³ ≤ 2²⁹ fits.
-                let up = requant.shift.wrapping_sub(33);
-                (1i32.wrapping_shl(up as u32), up.wrapping_add(1))
+                // shift ∈ 33..=62: up ∈ 0..=29, so 2^up fits an i32 and up + 1 a u8.
+                #[allow(clippy::arithmetic_side_effects)]
+                let up = requant.shift - 33;
+                #[allow(clippy::arithmetic_side_effects)]
+                let prepared = (1i32 << up, up + 1);
+                prepared
             } else {
                 (0, 0)
             };

@@ -89,8 +89,12 @@ impl SyntheticModel {
     }
 
     pub fn repr(&self) -> BlobRepr<'_> {
+        self.repr_with(ModelDescriptor::MCU)
+    }
+
+    fn repr_with(&self, descriptor: ModelDescriptor) -> BlobRepr<'_> {
         BlobRepr {
-            descriptor: ModelDescriptor::MCU,
+            descriptor,
             scales: ActivationScales {
                 latent: crate::latent::LATENT_SCALE,
                 fc: 0.05,
@@ -106,6 +110,12 @@ impl SyntheticModel {
 
     pub fn blob(&self) -> Vec<u8> {
         emit(&self.repr())
+    }
+
+    /// The same parameters as a class-conditional blob (the input's last ten values are the
+    /// one-hot class).
+    pub fn conditional_blob(&self) -> Vec<u8> {
+        emit(&self.repr_with(ModelDescriptor::MCU_CONDITIONAL))
     }
 }
 

@@ -30,6 +30,7 @@
 //! ```
 
 use crate::arch::OUT_SIDE;
+use crate::draw::MAX_SCALE;
 use crate::{ClassError, Digit, Generator, Scratch};
 use embedded_graphics::prelude::{Point, Size};
 use embedded_graphics::primitives::Rectangle;
@@ -67,13 +68,15 @@ pub enum TextError<E> {
 }
 
 /// How handwritten strings are laid out. Positions are in display pixels for digits drawn at
-/// [`scale`](Self::scale) (for example with `.scaled(scale)`).
+/// [`scale`](Self::scale) (for example with `.scaled(scale)`); they saturate at `i32::MAX`, so
+/// absurd scales or spacings give glyphs piled up at the far right, never an overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Handwriting {
     /// Seed of the first digit; the i-th digit of a string uses `seed + i`, so repeated digits
     /// look different, as in real handwriting.
     pub seed: u32,
-    /// Display pixels per digit pixel.
+    /// Display pixels per digit pixel (0 counts as 1, values above
+    /// [`MAX_SCALE`] as that).
     pub scale: u32,
     /// Distance between the left edges of neighbouring digit cells, in digit pixels. Below 28
     /// the cells overlap in MNIST's empty border (its digits fit a 20×20 box centred in 28×28),
@@ -120,14 +123,18 @@ impl Handwriting {
         if !generator.is_conditional() && text.chars().any(|c| c.is_ascii_digit()) {
             return Err(TextError::Class(ClassError::NotConditional));
         }
-        let scale = self.scale.max(1);
-        let cell = OUT_SIDE as u32 * scale;
+        // Every length is in display pixels, saturating at `i32::MAX` (see `to_i32`); the scale
+        // is clamped like the digit drawables' so a cell is `28 · scale` exactly when drawable.
+        let scale = self.scale.clamp(1, MAX_SCALE);
+        let cell = to_i32_range(SIDE.saturating_mul(scale));
+        let advance = self.digit_advance.saturating_mul(scale);
+        let separator = self.separator_width.saturating_mul(scale);
         let (mut x, mut right, mut seed) = (0u32, 0u32, self.seed);
         for character in text.chars() {
             let top_left = Point::new(to_i32(x), 0);
             if let Some(class) = character.to_digit(10) {
                 // `to_digit(10)` is 0–9: fits in u8, and `generate` accepts it.
-                let class = class as u8;
+                let class = u8::try_from(class).unwrap_or(u8::MAX);
                 generator
                     .generate(Some(class), seed, scratch, digit)
                     .map_err(TextError::Class)?;
@@ -137,14 +144,16 @@ impl Handwriting {
                     top_left,
                 })
                 .map_err(TextError::Draw)?;
-                right = x.saturating_add(cell);
-                x = x.saturating_add(self.digit_advance.saturating_mul(scale));
+                right = right.max(to_i32_range(x.saturating_add(cell)));
+                x = to_i32_range(x.saturating_add(advance));
                 seed = seed.wrapping_add(1);
             } else {
-                let width = self.separator_width.saturating_mul(scale);
+                // Narrowed where it would reach past `i32::MAX` (x ≤ i32::MAX, so no wrap).
+                let end = to_i32_range(x.saturating_add(separator));
+                let width = end.saturating_sub(x);
                 let cell = Rectangle::new(top_left, Size::new(width, cell));
                 draw(Glyph::Separator { character, cell }).map_err(TextError::Draw)?;
-                x = x.saturating_add(width);
+                x = end;
                 right = right.max(x);
             }
         }
@@ -152,8 +161,16 @@ impl Handwriting {
     }
 }
 
-/// Pixel positions are far below `i32::MAX` for any string that fits a display; saturate rather
-/// than wrap for absurd ones.
+/// Side of a digit cell at scale 1.
+const SIDE: u32 = OUT_SIDE as u32;
+
+/// `v` capped at `i32::MAX`: positions and sizes of placed glyphs saturate there, so every
+/// rectangle handed out has corners embedded-graphics can compute.
+fn to_i32_range(v: u32) -> u32 {
+    v.min(i32::MAX as u32)
+}
+
+/// A coordinate from a length capped by [`to_i32_range`].
 fn to_i32(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
@@ -233,5 +250,79 @@ mod tests {
                 Glyph::Separator { .. } => Ok(()),
             });
         assert_eq!(result, Err(TextError::Draw("display gone")));
+    }
+}
+
+/// Extreme layouts, with a synthetic conditional model (no `std` feature needed).
+#[cfg(test)]
+mod extreme_tests {
+    use super::*;
+    use crate::test_blob::SyntheticModel;
+
+    #[test]
+    #[cfg_attr(miri, ignore = "a synthetic model and nine inferences: hours in Miri")]
+    fn huge_scales_and_spacings_saturate_instead_of_overflowing() {
+        let blob = SyntheticModel::new(8).conditional_blob();
+        let generator = Generator::new(&blob).unwrap();
+        let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
+        for scale in [u32::MAX, MAX_SCALE, 1 << 20] {
+            let layout = Handwriting {
+                seed: u32::MAX, // the second digit's seed wraps to 0
+                scale,
+                digit_advance: u32::MAX,
+                separator_width: u32::MAX,
+            };
+            let mut placed = Vec::new();
+            let bounds = layout
+                .write(&generator, &mut scratch, &mut digit, "1:23", |glyph| {
+                    placed.push(match glyph {
+                        Glyph::Digit { top_left, .. } => (top_left, None),
+                        Glyph::Separator { cell, .. } => (cell.top_left, Some(cell)),
+                    });
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+            let cell = (28 * scale.min(MAX_SCALE)).min(i32::MAX as u32);
+            let far = Point::new(i32::MAX, 0);
+            let xs: Vec<Point> = placed.iter().map(|p| p.0).collect();
+            assert_eq!(xs, [Point::zero(), far, far, far], "scale {scale}");
+            // The separator was pushed to the end of the coordinate space: no room left.
+            let separator = placed[1].1.unwrap();
+            assert_eq!(separator.size, Size::new(0, cell));
+            assert_eq!(
+                bounds,
+                Rectangle::new(Point::zero(), Size::new(i32::MAX as u32, cell))
+            );
+            // Corners embedded-graphics computes with overflow checks.
+            assert!(bounds.bottom_right().is_some());
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "builds a 147 KB synthetic model: minutes in Miri")]
+    fn separators_stop_at_the_end_of_the_coordinate_space() {
+        let blob = SyntheticModel::new(8).conditional_blob();
+        let generator = Generator::new(&blob).unwrap();
+        let (mut scratch, mut digit) = (Scratch::new(), Digit::new());
+        let layout = Handwriting {
+            separator_width: 1 << 30,
+            ..Handwriting::new(0)
+        };
+        let mut cells = Vec::new();
+        layout
+            .write(&generator, &mut scratch, &mut digit, "::::", |glyph| {
+                if let Glyph::Separator { cell, .. } = glyph {
+                    cells.push(cell);
+                }
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        let widths: Vec<u32> = cells.iter().map(|c| c.size.width).collect();
+        // The second separator would end at 2³¹: it is narrowed by one pixel; nothing is left after.
+        assert_eq!(widths, [1 << 30, (1 << 30) - 1, 0, 0]);
+        for cell in cells {
+            let right = cell.top_left.x as i64 + i64::from(cell.size.width);
+            assert!(right <= i64::from(i32::MAX), "{cell:?}");
+        }
     }
 }

@@ -28,6 +28,7 @@ fn fixed_blob_fixed_seeds_fixed_pixels() {
 
 /// CRC-32 of `Model::new(2024).blob()`.
 const GOLDEN_BLOB_CRC: u32 = 0x2144_df1c;
-/// CRC-32 of the 784 pixels for seeds 0, 1, 2, 2³²−1. Reproduced independently by
-/// `tests/spec_reference.py`, a Python transcription of the documented format and arithmetic.
+/// CRC-32 of the 784 pixels for seeds 0, 1, 2, 2³²−1. The same blob and seeds are among the
+/// vectors (`examples/spec_vectors.rs`) that `tests/spec_reference.py`, a Python transcription of
+/// the documented format and arithmetic, recomputes in `.ci/run`.
 const GOLDEN_PIXEL_CRCS: [u32; 4] = [0xaba6_8b77, 0xf1e5_4ed4, 0x9cd1_b044, 0xd34c_981b];

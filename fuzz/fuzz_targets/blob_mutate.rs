@@ -2,11 +2,10 @@
 //! see `firmware_core_fuzz::mutate`.
 #![no_main]
 
-use firmware_core::DEFAULT_BLOB;
 use firmware_core_fuzz::{load_and_check, mutate};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|mutation: mutate::Mutation| {
-    let blob = mutate::apply(DEFAULT_BLOB, &mutation);
+    let blob = mutate::apply(&mutation);
     load_and_check(&blob, mutation.draw.get());
 });

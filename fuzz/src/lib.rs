@@ -9,10 +9,11 @@ use firmware_core::arch::{
     CLASSES, FC_CHANNELS, FC_OUT, FC_SIDE, KERNEL, OUT_CHANNELS, OUT_SIDE, PADDING, STRIDE,
     UP1_CHANNELS, UP1_SIDE,
 };
-use firmware_core::blob::{BlobRepr, LayerRepr};
+use firmware_core::blob::{BlobRepr, LayerRepr, HEADER_LEN, TRAILER_LEN};
 use firmware_core::latent::{class_from_seed, generator_input};
 use firmware_core::{ClassError, Digit, Generator, Scratch, LATENT_DIM};
 
+pub mod draw;
 pub mod mutate;
 
 /// What to draw from an accepted blob.
@@ -76,8 +77,21 @@ fn i32_at(bytes: &[u8], i: usize) -> i64 {
     i64::from(i32::from_le_bytes(b))
 }
 
-fn weight(bytes: &[u8], i: usize) -> i64 {
-    i64::from(bytes[i] as i8)
+/// The payload of a blob that `Generator::new` accepted, decoded again without repeating the
+/// framing checks (CRC, magic, version, trailing bytes) it has just made.
+fn accepted_repr(blob: &[u8]) -> BlobRepr<'_> {
+    let body = &blob[HEADER_LEN..blob.len() - TRAILER_LEN];
+    postcard::from_bytes(body).expect("an accepted blob decodes")
+}
+
+/// `Σ w·x` of int8 weights (as bytes) and int8 activations. At most 64 products of magnitude
+/// ≤ 2¹⁴: the sum stays below 2²⁰, so the wrapping operations are exact here and let the loop
+/// vectorise although the fuzz build checks overflow.
+fn dot(w: &[u8], x: &[i8]) -> i64 {
+    let sum = w.iter().zip(x).fold(0i32, |s, (&w, &x)| {
+        s.wrapping_add(i32::from(w as i8).wrapping_mul(i32::from(x)))
+    });
+    i64::from(sum)
 }
 
 /// The device accumulates in `i32`; the spec says that sum is exact.
@@ -89,17 +103,17 @@ fn check_fits(acc: i64, layer: &str, index: usize) {
 }
 
 /// `clamp((acc·M + 2^(n−1)) >> n, lo, hi)`, in `i128` so the reference itself cannot overflow.
-fn requant(acc: i64, layer: &LayerRepr<'_>, channel: usize, lo: i64, hi: i64) -> i64 {
+fn requant(acc: i64, layer: &LayerRepr<'_>, channel: usize, lo: i8, hi: i8) -> i8 {
     let m = i128::from(i32_at(layer.multiplier, channel));
     let n = u32::from(layer.shift[channel]);
     let rounded = (i128::from(acc) * m + (1i128 << (n - 1))) >> n;
-    rounded.clamp(i128::from(lo), i128::from(hi)) as i64
+    rounded.clamp(i128::from(lo), i128::from(hi)) as i8
 }
 
 /// Transposed convolution straight from the PyTorch definition (scatter form), HWC in and out,
 /// weights `[ky][kx][co][ci]`; returns raw accumulators.
 fn conv_transpose(
-    x: &[i64],
+    x: &[i8],
     layer: &LayerRepr<'_>,
     cin: usize,
     cout: usize,
@@ -121,11 +135,7 @@ fn conv_transpose(
                     let xs = &x[(iy * in_side + ix) * cin..][..cin];
                     for co in 0..cout {
                         let ws = &layer.weights[((ky * KERNEL + kx) * cout + co) * cin..][..cin];
-                        acc[(oy * out_side + ox) * cout + co] += ws
-                            .iter()
-                            .zip(xs)
-                            .map(|(&w, &x)| i64::from(w as i8) * x)
-                            .sum::<i64>();
+                        acc[(oy * out_side + ox) * cout + co] += dot(ws, xs);
                     }
                 }
             }
@@ -134,22 +144,20 @@ fn conv_transpose(
     acc
 }
 
-/// The spec's pixels for an accepted blob, asserting on the way that every accumulator fits the
-/// device's `i32`.
+/// The spec's pixels for a blob `Generator::new` accepted, asserting on the way that every
+/// accumulator fits the device's `i32`.
 pub fn reference_pixels(blob: &[u8], latent: &[i8; LATENT_DIM]) -> Vec<u8> {
-    let repr = BlobRepr::parse(blob).expect("accepted blob parses");
-    let fc: Vec<i64> = (0..FC_OUT)
+    let repr = accepted_repr(blob);
+    let fc: Vec<i8> = (0..FC_OUT)
         .map(|j| {
-            let acc = i32_at(repr.fc.bias, j)
-                + (0..LATENT_DIM)
-                    .map(|i| weight(repr.fc.weights, j * LATENT_DIM + i) * i64::from(latent[i]))
-                    .sum::<i64>();
+            let row = &repr.fc.weights[j * LATENT_DIM..][..LATENT_DIM];
+            let acc = i32_at(repr.fc.bias, j) + dot(row, latent);
             check_fits(acc, "fc", j);
             requant(acc, &repr.fc, j % FC_CHANNELS, 0, 127)
         })
         .collect();
     let up1_acc = conv_transpose(&fc, &repr.up1, FC_CHANNELS, UP1_CHANNELS, FC_SIDE);
-    let up1: Vec<i64> = up1_acc
+    let up1: Vec<i8> = up1_acc
         .iter()
         .enumerate()
         .map(|(j, &acc)| {
@@ -165,7 +173,7 @@ pub fn reference_pixels(blob: &[u8], latent: &[i8; LATENT_DIM]) -> Vec<u8> {
         .map(|(j, &acc)| {
             check_fits(acc, "up2", j);
             let q = requant(acc, &repr.up2, 0, -128, 127);
-            repr.tanh_lut[(q + 128) as usize]
+            repr.tanh_lut[(i32::from(q) + 128) as usize]
         })
         .collect()
 }

@@ -3,15 +3,22 @@
 //! arrays, the values at and just past every validation limit) and then the encoded bytes (bit
 //! flips, overwrites, cuts, insertions). The CRC is always recomputed, so each mutant reaches the
 //! checks behind it instead of stopping at `BadCrc`.
+//!
+//! Cost per input: the shipped blob is decoded once per process, and a mutant is encoded with the
+//! same postcard encoding `BlobRepr::emit` uses but without emit's CRC; its CRC is computed once,
+//! after the byte edits, with `crc32fast` (checked against firmware-core's CRC once, on the base).
+//! The only CRC firmware-core computes per input is then `Generator::new`'s own.
 
 use crate::Draw;
 use firmware_core::arch::ModelDescriptor;
 use firmware_core::arch::CONDITIONAL_LATENT_DIM;
 use firmware_core::blob::{
-    checksum, ActivationScales, BlobRepr, LayerRepr, BIAS_LIMIT, TRAILER_LEN,
+    checksum, ActivationScales, BlobRepr, LayerRepr, BIAS_LIMIT, FORMAT_VERSION, HEADER_LEN, MAGIC,
+    TRAILER_LEN,
 };
-use firmware_core::LATENT_DIM;
+use firmware_core::{DEFAULT_BLOB, LATENT_DIM};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use std::sync::OnceLock;
 
 /// One layer's arrays, owned so they can change length.
 #[derive(Clone)]
@@ -48,6 +55,7 @@ impl Layer {
 }
 
 /// The decoded model, owned and editable.
+#[derive(Clone)]
 struct Model {
     descriptor: ModelDescriptor,
     scales: ActivationScales,
@@ -66,7 +74,8 @@ impl Model {
         }
     }
 
-    /// The complete blob minus its CRC trailer.
+    /// The complete blob minus its CRC trailer: the header, then the payload in the postcard
+    /// encoding `BlobRepr::emit` writes.
     fn encode_without_crc(&self) -> Vec<u8> {
         let [fc, up1, up2] = &self.layers;
         let repr = BlobRepr {
@@ -77,11 +86,37 @@ impl Model {
             up2: up2.repr(),
             tanh_lut: &self.tanh_lut,
         };
-        let mut buf = vec![0; repr.buffer_len()];
-        let len = repr.emit(&mut buf).expect("buffer of buffer_len bytes");
-        buf.truncate(len - TRAILER_LEN);
+        let arrays: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| &l.arrays)
+            .map(Vec::len)
+            .sum();
+        // Besides the arrays: the descriptor (≤ 94 bytes), the scales (16) and 13 length
+        // prefixes (≤ 10 bytes each) fit in 256 bytes.
+        let mut buf = vec![0; HEADER_LEN + arrays + self.tanh_lut.len() + 256];
+        let [v0, v1] = FORMAT_VERSION.to_le_bytes();
+        let [m0, m1, m2, m3] = MAGIC;
+        buf[..HEADER_LEN].copy_from_slice(&[m0, m1, m2, m3, v0, v1]);
+        let len = postcard::to_slice(&repr, &mut buf[HEADER_LEN..])
+            .expect("the buffer holds the payload")
+            .len();
+        buf.truncate(HEADER_LEN + len);
         buf
     }
+}
+
+/// The shipped blob, decoded once; checks on first use that re-encoding it gives back its bytes
+/// and that `crc32fast` computes firmware-core's CRC.
+fn base() -> &'static Model {
+    static BASE: OnceLock<Model> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let model = Model::from_blob(DEFAULT_BLOB);
+        let bytes = model.encode_without_crc();
+        assert_eq!(bytes, DEFAULT_BLOB[..DEFAULT_BLOB.len() - TRAILER_LEN]);
+        assert_eq!(crc32fast::hash(&bytes), checksum(&bytes));
+        model
+    })
 }
 
 /// Values at and around the limits that validation enforces.
@@ -279,9 +314,9 @@ fn set_scale(s: &mut ActivationScales, which: u8, bits: u32) {
     }
 }
 
-/// Applies `mutation` to `base` (a valid blob) and returns the mutant with a correct CRC.
-pub fn apply(base: &[u8], mutation: &Mutation) -> Vec<u8> {
-    let mut model = Model::from_blob(base);
+/// Applies `mutation` to the shipped blob and returns the mutant with a correct CRC.
+pub fn apply(mutation: &Mutation) -> Vec<u8> {
+    let mut model = base().clone();
     let layer = |l: u8| usize::from(l % 3);
     for edit in &mutation.edits {
         match *edit {
@@ -409,7 +444,7 @@ pub fn apply(base: &[u8], mutation: &Mutation) -> Vec<u8> {
             _ => {}
         }
     }
-    let crc = checksum(&bytes);
+    let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
     bytes
 }

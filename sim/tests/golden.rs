@@ -7,7 +7,9 @@
 //! UPDATE_GOLDEN=1 cargo test -p sim --test golden
 //! ```
 //!
-//! and look at the new PNGs before committing them.
+//! and look at the new PNGs before committing them. That run writes every golden and then fails
+//! ("goldens updated — rerun without UPDATE_GOLDEN"), so a run that rewrote the goldens can never
+//! pass for one that checked them.
 
 use std::{
     path::{Path, PathBuf},
@@ -62,12 +64,13 @@ fn render(name: &str, options: &[&str]) -> PathBuf {
 fn headless_frames_match_the_goldens() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v != "0");
     let mut failures = Vec::new();
+    let mut updated = Vec::new();
     for (name, options) in CASES {
         let actual = render(name, options);
         let golden = golden_dir().join(format!("{name}.png"));
         if update {
             std::fs::copy(&actual, &golden).expect("write golden");
-            eprintln!("updated {}", golden.display());
+            updated.push(golden.display().to_string());
             continue;
         }
         let got = image::open(&actual).expect("read output").to_rgb8();
@@ -99,6 +102,11 @@ fn headless_frames_match_the_goldens() {
             ));
         }
     }
+    assert!(
+        updated.is_empty(),
+        "goldens updated — rerun without UPDATE_GOLDEN to check them:\n{}",
+        updated.join("\n")
+    );
     assert!(
         failures.is_empty(),
         "{}\nIf the change is intended (e.g. a retrained default blob): \

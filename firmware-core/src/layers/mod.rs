@@ -93,12 +93,18 @@ pub(crate) fn read_i32(bytes: &[u8]) -> i32 {
 ///
 /// Each product is at most `128 · 128 = 2¹⁴` in magnitude, so any slice shorter than 2¹⁷
 /// (ours are ≤ 64) sums without overflow.
+/// A longer slice would wrap modulo 2³², like the assembly kernels: defined, never a panic.
 #[inline(always)]
 pub(crate) fn dot_scalar(weights: &[u8], x: &[i8]) -> i32 {
     weights
         .iter()
         .zip(x)
-        .map(|(&w, &x)| i32::from(w as i8).wrapping_mul(i32::from(x)))
+        // |w·x| ≤ 2¹⁴ for two int8 values.
+        .map(|(&w, &x)| {
+            #[allow(clippy::arithmetic_side_effects)]
+            let product = i32::from(w as i8) * i32::from(x);
+            product
+        })
         .fold(0, i32::wrapping_add)
 }
 

@@ -103,7 +103,10 @@ fn model<const N: usize>(acc: &mut [i32], weights: &[u8], x: &[i32; N]) {
         for (i, &x) in x.iter().enumerate() {
             for (sum, row) in sums.iter_mut().zip(rows.chunks_exact(N)) {
                 let w = row.get(i).map_or(0, |&w| i32::from(w as i8));
-                *sum = sum.wrapping_add(w.wrapping_mul(x));
+                // x is `Prepared::x`: int8 activations widened to i32 (`new`), so |w·x| ≤ 2¹⁴.
+                #[allow(clippy::arithmetic_side_effects)]
+                let product = w * x;
+                *sum = sum.wrapping_add(product);
             }
         }
         for (a, s) in a.iter_mut().zip(sums) {

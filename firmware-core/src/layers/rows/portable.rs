@@ -38,7 +38,9 @@ impl<const N: usize> Prepared<N> {
                 // `i < N`: it indexes `self.x`, an array of the rows' length.
                 for (sum, row) in sums.iter_mut().zip(&rows) {
                     let w = row.get(i).map_or(0, |&w| i32::from(w as i8));
-                    *sum = sum.wrapping_add(w.wrapping_mul(x));
+                    #[allow(clippy::arithmetic_side_effects)] // two int8 values: |w·x| ≤ 2¹⁴
+                    let product = w * x;
+                    *sum = sum.wrapping_add(product);
                 }
             }
             for (a, s) in a.iter_mut().zip(sums) {
