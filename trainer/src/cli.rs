@@ -26,7 +26,7 @@ pub enum Command {
     Sample(SampleArgs),
     /// Quantise a run's `mcu` or `cmcu` generator into the firmware blob and check it against the float model.
     Export(ExportArgs),
-    /// Score digits with the built-in MNIST classifier: FID, classifier score, class balance.
+    /// Score digits with the built-in MNIST classifier: FID, precision and recall, classifier score, class balance.
     Eval(EvalArgs),
 }
 

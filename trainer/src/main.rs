@@ -34,8 +34,13 @@ fn load_mnist(args: &DataArgs, split: Split) -> Result<Dataset> {
     Ok(data)
 }
 
-/// The evaluator, training and caching its classifier on first use.
-fn prepare_evaluator(args: &DataArgs, train: Option<&Dataset>) -> Result<Evaluator> {
+/// The evaluator, training and caching its classifier on first use; precision and recall compare
+/// `coverage_samples` digits with as many test images.
+fn prepare_evaluator(
+    args: &DataArgs,
+    train: Option<&Dataset>,
+    coverage_samples: usize,
+) -> Result<Evaluator> {
     let test = load_mnist(args, Split::Test)?;
     let loaded;
     let train = match train {
@@ -45,7 +50,9 @@ fn prepare_evaluator(args: &DataArgs, train: Option<&Dataset>) -> Result<Evaluat
             &loaded
         }
     };
-    let evaluator = Evaluator::prepare(train, &test, &mut |line| eprintln!("{line}"))?;
+    let evaluator = Evaluator::prepare(train, &test, &test, coverage_samples, &mut |line| {
+        eprintln!("{line}")
+    })?;
     eprintln!(
         "evaluator: MNIST classifier with {:.2} % test accuracy",
         evaluator.classifier.test_accuracy
@@ -145,7 +152,11 @@ fn run_train(args: TrainArgs) -> Result<()> {
     let evaluator = if args.no_eval {
         None
     } else {
-        Some(prepare_evaluator(&args.data, Some(&data))?)
+        Some(prepare_evaluator(
+            &args.data,
+            Some(&data),
+            trainer::eval::TRAINING_COVERAGE_SAMPLES,
+        )?)
     };
 
     ctrlc::set_handler(|| {
@@ -329,7 +340,8 @@ fn run_eval(args: EvalArgs) -> Result<()> {
     } else {
         unreachable!("clap requires one source")
     };
-    let evaluator = prepare_evaluator(&args.data, None)?;
+    let digits = pixels.len() / PIXELS;
+    let evaluator = prepare_evaluator(&args.data, None, digits)?;
     let quality = evaluator
         .score(&pixels, asked.as_deref())
         .context("need at least two digits to score")?;
@@ -349,6 +361,16 @@ fn print_quality(what: &str, q: &Quality) {
         "  FID               {:10.3}   (MNIST test set; lower is better)",
         q.fid
     );
+    if let (Some(precision), Some(recall)) = (q.precision, q.recall) {
+        println!(
+            "  precision         {precision:10.3}   (share of the digits that look real: inside the MNIST test set's {k}-NN manifold)",
+            k = trainer::eval::manifold::K
+        );
+        println!(
+            "  recall            {recall:10.3}   (share of the test set's variety they reach: test digits inside their {k}-NN manifold)",
+            k = trainer::eval::manifold::K
+        );
+    }
     println!("  classifier score  {:10.3}   (of 10)", q.classifier_score);
     println!(
         "  class entropy     {:10.3}   bits (of {:.3}); shares {:.1} % .. {:.1} %",

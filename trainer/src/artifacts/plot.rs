@@ -1,5 +1,5 @@
-//! The loss plot (D and G losses, mean D(x) and D(G(z))) and the quality plot (FID and
-//! classifier score) against iterations.
+//! The loss plot (D and G losses, mean D(x) and D(G(z))) and the quality plot (FID, precision
+//! and recall, classifier score) against iterations.
 
 use crate::train::{MetricRow, QualityRow};
 use plotters::prelude::*;
@@ -31,7 +31,8 @@ pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
-/// Draws `quality.png`: FID (log scale) and classifier score at each evaluation.
+/// Draws `quality.png`: FID (log scale), precision and recall, and classifier score at each
+/// evaluation.
 pub fn save_quality_plot(path: &Path, rows: &[QualityRow]) -> Result<(), String> {
     if rows.is_empty() {
         return Ok(());
@@ -43,9 +44,10 @@ pub fn save_quality_plot(path: &Path, rows: &[QualityRow]) -> Result<(), String>
 }
 
 fn draw_quality(path: &Path, rows: &[QualityRow]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+    let root = BitMapBackend::new(path, (900, 750)).into_drawing_area();
     root.fill(&WHITE)?;
-    let (upper, lower) = root.split_vertically(330);
+    let (upper, rest) = root.split_vertically(330);
+    let (middle, lower) = rest.split_vertically(230);
     let last = rows.last().map_or(1, |r| r.iteration).max(1);
     let fids = || rows.iter().map(|r| r.quality.fid.max(1e-3));
     let (low, high) = fids().fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -65,6 +67,34 @@ fn draw_quality(path: &Path, rows: &[QualityRow]) -> Result<(), Box<dyn std::err
             .zip(fids())
             .map(|(r, v)| Circle::new((r.iteration, v), 3, RED.filled())),
     )?;
+    let mut coverage = ChartBuilder::on(&middle)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0u64..last, 0f64..1.05)?;
+    coverage
+        .configure_mesh()
+        .y_desc("precision, recall")
+        .draw()?;
+    let curves: [ScoreSeries; 2] = [
+        ("precision", GREEN, |r| r.quality.precision),
+        ("recall", MAGENTA, |r| r.quality.recall),
+    ];
+    for (name, color, pick) in curves {
+        coverage
+            .draw_series(LineSeries::new(
+                rows.iter().filter_map(|r| Some((r.iteration, pick(r)?))),
+                color,
+            ))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+    }
+    coverage
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
     let mut score = ChartBuilder::on(&lower)
         .margin(10)
         .x_label_area_size(30)
@@ -83,6 +113,9 @@ fn draw_quality(path: &Path, rows: &[QualityRow]) -> Result<(), Box<dyn std::err
     root.present()?;
     Ok(())
 }
+
+/// One score curve: its legend, colour and the value it plots (absent in old rows).
+type ScoreSeries = (&'static str, RGBColor, fn(&QualityRow) -> Option<f64>);
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 

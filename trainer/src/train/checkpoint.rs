@@ -6,7 +6,7 @@
 use super::{
     adam::Adam,
     config::TrainConfig,
-    metrics::{MetricRow, QualityRow},
+    metrics::{MetricRow, QualityRow, QualityRowV1},
     params::TensorList,
 };
 use crate::fsutil::write_atomic;
@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GANCKPT\0";
 /// Bumped whenever [`Checkpoint`] or a model's tensor order changes.
-pub const FORMAT_VERSION: u32 = 2;
-/// The oldest version still read (version 1 had no quality scores; it loads with none).
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest version still read (version 1 had no quality scores, version 2 no precision and
+/// recall; they load with none).
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
@@ -68,6 +69,36 @@ impl From<CheckpointV1> for Checkpoint {
             metrics: v1.metrics,
             train_seconds: v1.train_seconds,
             quality: Vec::new(),
+        }
+    }
+}
+
+/// Format version 2: quality rows without precision and recall.
+#[derive(serde::Deserialize)]
+struct CheckpointV2 {
+    config: TrainConfig,
+    iteration: u64,
+    generator: TensorList,
+    discriminator: TensorList,
+    generator_opt: Adam,
+    discriminator_opt: Adam,
+    metrics: Vec<MetricRow>,
+    train_seconds: f64,
+    quality: Vec<QualityRowV1>,
+}
+
+impl From<CheckpointV2> for Checkpoint {
+    fn from(v2: CheckpointV2) -> Self {
+        Checkpoint {
+            config: v2.config,
+            iteration: v2.iteration,
+            generator: v2.generator,
+            discriminator: v2.discriminator,
+            generator_opt: v2.generator_opt,
+            discriminator_opt: v2.discriminator_opt,
+            metrics: v2.metrics,
+            train_seconds: v2.train_seconds,
+            quality: v2.quality.into_iter().map(QualityRow::from).collect(),
         }
     }
 }
@@ -153,10 +184,11 @@ impl Checkpoint {
                 computed,
             });
         }
-        let decoded = if version == 1 {
-            postcard::from_bytes::<CheckpointV1>(&content[12..]).map(Checkpoint::from)
-        } else {
-            postcard::from_bytes(&content[12..])
+        let body = &content[12..];
+        let decoded = match version {
+            1 => postcard::from_bytes::<CheckpointV1>(body).map(Checkpoint::from),
+            2 => postcard::from_bytes::<CheckpointV2>(body).map(Checkpoint::from),
+            _ => postcard::from_bytes(body),
         };
         decoded.map_err(|e| CheckpointError::Decode {
             path,
@@ -179,5 +211,108 @@ impl Checkpoint {
             source,
         })?;
         Self::from_bytes(&bytes, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Quality;
+
+    /// A quality row as format version 2 wrote it: `Quality` without precision and recall.
+    #[derive(serde::Serialize)]
+    struct QualityRowV1Out {
+        iteration: u64,
+        samples: u32,
+        fid: f64,
+        classifier_score: f64,
+        class_histogram: [u32; 10],
+        class_entropy_bits: f64,
+        min_class_share: f64,
+        max_class_share: f64,
+        mean_confidence: f64,
+        conditional_accuracy: Option<f64>,
+    }
+
+    /// Format version 2's layout.
+    #[derive(serde::Serialize)]
+    struct CheckpointV2Out {
+        config: TrainConfig,
+        iteration: u64,
+        generator: TensorList,
+        discriminator: TensorList,
+        generator_opt: Adam,
+        discriminator_opt: Adam,
+        metrics: Vec<MetricRow>,
+        train_seconds: f64,
+        quality: Vec<QualityRowV1Out>,
+    }
+
+    fn framed(version: u32, body: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(body);
+        let crc = CRC.checksum(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn version_2_checkpoints_load_without_precision_and_recall() {
+        let tensors = TensorList {
+            tensors: vec![vec![1.0, 2.0], vec![3.0]],
+        };
+        let old = CheckpointV2Out {
+            config: TrainConfig::default(),
+            iteration: 7,
+            generator: tensors.clone(),
+            discriminator: tensors.clone(),
+            generator_opt: Adam::new(1e-3, [0.5, 0.9], 1e-8),
+            discriminator_opt: Adam::new(2e-3, [0.5, 0.9], 1e-8),
+            metrics: Vec::new(),
+            train_seconds: 1.5,
+            quality: vec![QualityRowV1Out {
+                iteration: 7,
+                samples: 100,
+                fid: 12.5,
+                classifier_score: 9.0,
+                class_histogram: [10; 10],
+                class_entropy_bits: 3.3,
+                min_class_share: 0.1,
+                max_class_share: 0.1,
+                mean_confidence: 0.9,
+                conditional_accuracy: Some(0.99),
+            }],
+        };
+        let body = postcard::to_stdvec(&old).unwrap();
+        let ck = Checkpoint::from_bytes(&framed(2, &body), Path::new("old.bin")).unwrap();
+        assert_eq!((ck.iteration, ck.train_seconds), (7, 1.5));
+        assert_eq!(ck.generator, tensors);
+        assert_eq!(ck.discriminator_opt.lr, 2e-3);
+        let expected = Quality {
+            samples: 100,
+            fid: 12.5,
+            classifier_score: 9.0,
+            class_histogram: [10; 10],
+            class_entropy_bits: 3.3,
+            min_class_share: 0.1,
+            max_class_share: 0.1,
+            mean_confidence: 0.9,
+            conditional_accuracy: Some(0.99),
+            precision: None,
+            recall: None,
+        };
+        assert_eq!(ck.quality.len(), 1);
+        assert_eq!(
+            (ck.quality[0].iteration, &ck.quality[0].quality),
+            (7, &expected)
+        );
+
+        // The same state written now round-trips, precision and recall included.
+        let mut now = ck.clone();
+        now.quality[0].quality.precision = Some(0.5);
+        now.quality[0].quality.recall = Some(0.25);
+        let again = Checkpoint::from_bytes(&now.to_bytes(), Path::new("new.bin")).unwrap();
+        assert_eq!(again.quality, now.quality);
     }
 }
