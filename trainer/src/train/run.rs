@@ -4,6 +4,7 @@ use super::adam::Adam;
 use super::batches::{normal_noise, stream, Purpose};
 use super::checkpoint::{Checkpoint, CheckpointError};
 use super::config::TrainConfig;
+use super::ema::Ema;
 use super::metrics::{write_csv, MetricRow, QualityRow};
 use super::params::{collect, restore};
 use super::run_dir::RunDir;
@@ -83,8 +84,11 @@ fn io_err(path: PathBuf) -> impl FnOnce(std::io::Error) -> TrainError {
 }
 
 /// Trains (or resumes) a run in `dir` on `data` until `config.iterations` or until `stop` is set.
-/// With an `evaluator`, the generator is scored at every snapshot and checkpoint iteration
-/// (scores in `metrics.csv` and `quality.png`; the best by FID kept as `checkpoint-best.bin`).
+/// The last `config.holdout` images of `data` are not trained on: they are the validation set
+/// (see [`validation_split`]), which the `evaluator` should compare with. With an `evaluator`,
+/// the generator (its average, when the run keeps one) is scored at every snapshot and
+/// checkpoint iteration (scores in `metrics.csv` and `quality.png`; the best by FID kept as
+/// `checkpoint-best.bin`).
 pub fn train(
     config: &TrainConfig,
     data: &Dataset,
@@ -95,9 +99,14 @@ pub fn train(
     evaluator: Option<&Evaluator>,
 ) -> Result<Outcome, TrainError> {
     config.validate().map_err(TrainError::Config)?;
-    if data.is_empty() {
-        return Err(TrainError::Config("the training set is empty".into()));
+    if data.len() <= config.holdout {
+        return Err(TrainError::Config(format!(
+            "the training set has {} images: too few to hold out {} for validation (--holdout)",
+            data.len(),
+            config.holdout
+        )));
     }
+    let (data, _validation) = validation_split(data, config.holdout);
     dir.create().map_err(io_err(dir.root.clone()))?;
     let json = serde_json::to_string_pretty(config).expect("config serialises");
     write_atomic(&dir.config(), json.as_bytes()).map_err(io_err(dir.config()))?;
@@ -108,7 +117,17 @@ pub fn train(
         progress,
         evaluator,
     };
-    with_preset!(config.model, P => train_preset::<P>(&run, data, resume))
+    with_preset!(config.model, P => train_preset::<P>(&run, &data, resume))
+}
+
+/// The training images and the validation images: the last `holdout` of `data`.
+pub fn validation_split(data: &Dataset, holdout: usize) -> (Dataset, Dataset) {
+    let keep = data.len().saturating_sub(holdout);
+    let part = |range: std::ops::Range<usize>| Dataset {
+        images: data.images[range.start * PIXELS..range.end * PIXELS].to_vec(),
+        labels: data.labels[range].to_vec(),
+    };
+    (part(0..keep), part(keep..data.len()))
 }
 
 /// The fixed latents of the progress grids (64 = 8×8).
@@ -179,6 +198,21 @@ impl<P: Preset> Models<P> {
             metrics: metrics.to_vec(),
             quality: quality.to_vec(),
             train_seconds,
+            ema: self.ema.clone(),
+        }
+    }
+
+    /// Runs `show` on the generator that inference uses: the average when there is one (built
+    /// on a device of its own, so the training device's random numbers are not drawn from).
+    fn with_inference_generator<R>(&self, show: impl FnOnce(&P::G) -> R) -> R {
+        match &self.ema {
+            Some(ema) => {
+                let g: P::G = ema
+                    .model(&Cpu::default())
+                    .expect("the average has the generator's tensors");
+                show(&g)
+            }
+            None => show(&self.g),
         }
     }
 }
@@ -191,29 +225,47 @@ fn build_models<P: Preset>(
     resume: Option<&Checkpoint>,
     path: &std::path::Path,
 ) -> Result<Models<P>, TrainError> {
-    let mut g = P::G::build(dev);
-    let mut d = P::D::build(dev);
-    let new_opt = || Adam::new(config.lr, config.betas, 1e-8);
-    let (mut g_opt, mut d_opt) = (new_opt(), new_opt());
+    let mut models = Models::<P>::new(dev, config);
+    let Models {
+        g,
+        d,
+        g_opt,
+        d_opt,
+        ema,
+    } = &mut models;
     if let Some(ck) = resume {
         let incompatible = |what: &str, message: String| TrainError::Incompatible {
             path: path.to_owned(),
             message: format!("{what} does not fit preset {}: {message}", P::NAME),
         };
-        restore(&mut g, &ck.generator).map_err(|m| incompatible("generator", m))?;
-        restore(&mut d, &ck.discriminator).map_err(|m| incompatible("discriminator", m))?;
-        for (opt, saved) in [
-            (&mut g_opt, &ck.generator_opt),
-            (&mut d_opt, &ck.discriminator_opt),
+        restore(g, &ck.generator).map_err(|m| incompatible("generator", m))?;
+        restore(d, &ck.discriminator).map_err(|m| incompatible("discriminator", m))?;
+        for (opt, saved, lr) in [
+            (g_opt, &ck.generator_opt, config.lr),
+            (d_opt, &ck.discriminator_opt, config.discriminator_lr()),
         ] {
             *opt = Adam {
-                lr: config.lr,
+                lr,
                 betas: config.betas,
                 ..saved.clone()
             };
         }
+        // The average continues; a run that starts averaging on resume starts from the weights.
+        *ema = match (&ck.ema, config.ema > 0.0) {
+            (Some(saved), true) => {
+                if saved.tensors.tensors.len() != ck.generator.tensors.len() {
+                    return Err(incompatible(
+                        "generator average",
+                        "tensor count differs".into(),
+                    ));
+                }
+                Some(saved.clone())
+            }
+            (None, true) => Some(Ema::new(&*g)),
+            (_, false) => None,
+        };
     }
-    Ok(Models { g, d, g_opt, d_opt })
+    Ok(models)
 }
 
 /// The run, step by step: start (fresh or resumed), the iteration-0 snapshot, then iterations
@@ -286,7 +338,7 @@ impl<'r, P: Preset> Training<'r, P> {
     /// The grid (and scores) of the untrained generator, for a fresh run that snapshots 0.
     fn snapshot_at_start(&mut self, snapshots: &Snapshots<'_, P>) -> Result<(), TrainError> {
         if self.iteration == 0 && self.run.config.is_snapshot(0) {
-            snapshots.draw_grid(&self.models.g, 0)?;
+            self.draw_grid(snapshots)?;
             self.evaluate(snapshots)?;
         }
         Ok(())
@@ -327,7 +379,7 @@ impl<'r, P: Preset> Training<'r, P> {
             self.log_metrics()?;
         }
         if config.is_snapshot(iteration) {
-            snapshots.draw_grid(&self.models.g, iteration)?;
+            self.draw_grid(snapshots)?;
         }
         if config.is_snapshot(iteration) || config.is_checkpoint(iteration) {
             self.evaluate(snapshots)?;
@@ -369,14 +421,18 @@ impl<'r, P: Preset> Training<'r, P> {
     /// Scores the generator (with an evaluator); on a new best FID, keeps this state as the best
     /// checkpoint.
     fn evaluate(&mut self, snapshots: &Snapshots<'_, P>) -> Result<(), TrainError> {
-        let Some(scores) = snapshots.score(&self.models.g) else {
+        let Some(scores) = self.models.with_inference_generator(|g| snapshots.score(g)) else {
             return Ok(());
         };
         let (dir, iteration) = (self.run.dir, self.iteration);
         if self.run.progress == Progress::Lines {
             println!(
-                "iter {iteration:>6}: FID {:.2}, classifier score {:.2}, class entropy {:.2} bits",
-                scores.fid, scores.classifier_score, scores.class_entropy_bits
+                "iter {iteration:>6}: FID {:.2}, precision {}, recall {}, classifier score {:.2}, class entropy {:.2} bits",
+                scores.fid,
+                scores.precision.map_or("-".into(), |p| format!("{p:.3}")),
+                scores.recall.map_or("-".into(), |r| format!("{r:.3}")),
+                scores.classifier_score,
+                scores.class_entropy_bits
             );
         }
         let improved = self.quality.iter().all(|r| scores.fid < r.quality.fid);
@@ -392,6 +448,12 @@ impl<'r, P: Preset> Training<'r, P> {
             self.checkpoint().save(&dir.best_checkpoint())?;
         }
         Ok(())
+    }
+
+    /// Saves the grid of this iteration (of the averaged generator, when there is one).
+    fn draw_grid(&self, snapshots: &Snapshots<'_, P>) -> Result<(), TrainError> {
+        self.models
+            .with_inference_generator(|g| snapshots.draw_grid(g, self.iteration))
     }
 
     /// The state now, as a checkpoint.
@@ -420,7 +482,8 @@ impl<'r, P: Preset> Training<'r, P> {
             bar.abandon_with_message(format!("interrupted at iteration {iteration}"));
         } else {
             bar.finish();
-            save_generator_weights(&self.models.g, self.run.dir)?;
+            self.models
+                .with_inference_generator(|g| save_generator_weights(g, self.run.dir))?;
         }
         Ok(Outcome {
             iteration,
