@@ -29,12 +29,6 @@ struct Args {
     /// Batch size.
     #[arg(long, default_value_t = 64)]
     batch: usize,
-    /// Moving-average decay of the generator (0: none) [default: the trainer's default].
-    #[arg(long)]
-    ema: Option<f32>,
-    /// DiffAugment shift in pixels (0: none) [default: the trainer's default].
-    #[arg(long)]
-    augment_shift: Option<u8>,
     /// Folder holding the MNIST IDX files; else $MNIST_DIR, the cache, a download.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -43,13 +37,10 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let data = load_split(locate(&Locator::from_env(args.data))?.dir(), Split::Train)?;
-    let defaults = TrainConfig::default();
     let config = TrainConfig {
         model: args.model,
         batch_size: args.batch,
-        ema: args.ema.unwrap_or(defaults.ema),
-        augment_shift: args.augment_shift.unwrap_or(defaults.augment_shift),
-        ..defaults
+        ..TrainConfig::default()
     };
     let timing = time_iterations(&config, &data, args.warmup, args.iterations);
     let times = timing.seconds;
@@ -61,11 +52,9 @@ fn main() -> Result<()> {
     sorted.sort_by(f64::total_cmp);
     let ms = |s: Option<&f64>| s.map_or(f64::NAN, |s| s * 1e3);
     println!(
-        "framework=trainer model={} batch={} ema={} augment_shift={} threads={} warmup={} iterations={} median_ms={:.3} min_ms={:.3} max_ms={:.3} cpu_ms={:.3} peak_rss_mib={:.1}",
+        "framework=trainer model={} batch={} threads={} warmup={} iterations={} median_ms={:.3} min_ms={:.3} max_ms={:.3} cpu_ms={:.3} peak_rss_mib={:.1}",
         args.model,
         args.batch,
-        config.ema,
-        config.augment_shift,
         rayon_threads(),
         args.warmup,
         args.iterations,

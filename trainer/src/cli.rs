@@ -162,11 +162,11 @@ pub struct TrainArgs {
     #[arg(long)]
     pub d_lr: Option<f32>,
     /// Let both learning rates fall linearly to zero from this fraction of the iterations on
-    /// (1: constant) [default: 0.5].
+    /// (1: constant) [default: 1].
     #[arg(long)]
     pub lr_decay_from: Option<f32>,
     /// Keep a moving average of the generator's weights with this decay, and use it for grids,
-    /// scores and the export (0: none) [default: 0.999].
+    /// scores and the export (0: none) [default: 0].
     #[arg(long)]
     pub ema: Option<f32>,
     /// The discriminator's target for real images (one-sided label smoothing below 1) [default: 1].

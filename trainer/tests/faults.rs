@@ -38,14 +38,11 @@ fn trainer(args: &[&str]) -> Command {
     cmd
 }
 
-/// A new `mlp` run (batch 16, seed 7) named `run` in `runs`, with a constant learning rate (the
-/// tests resume with other `--iterations`, which would move a decay schedule).
+/// A new `mlp` run (batch 16, seed 7) named `run` in `runs`.
 fn new_run(runs: &Path, model: &str, iterations: u64, checkpoint_every: u64) -> Command {
     let (iterations, every) = (iterations.to_string(), checkpoint_every.to_string());
     let runs = runs.to_str().unwrap();
     trainer(&[
-        "--lr-decay-from",
-        "1",
         "--model",
         model,
         "--iterations",

@@ -6,13 +6,10 @@ use std::sync::atomic::AtomicBool;
 use trainer::models::ModelKind;
 use trainer::train::{train, Checkpoint, Progress, RunDir, TrainConfig, TrainError};
 
-/// A small run with a constant learning rate: the resume tests change `iterations`, which would
-/// move a decay schedule.
 fn config(model: ModelKind, iterations: u64) -> TrainConfig {
     TrainConfig {
         model,
         iterations,
-        lr_decay_from: 1.0,
         seed: 7,
         batch_size: 16,
         log_every: 5,

@@ -79,13 +79,8 @@ impl From<TrainConfigV1> for TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// The paper's loop with the generator's moving average (decay 0.999), both learning rates
-    /// decaying linearly over the second half, and 10,000 training images held out for
-    /// validation: the setting `docs/quality.md` chose.
     fn default() -> Self {
         TrainConfig {
-            ema: 0.999,
-            lr_decay_from: 0.5,
             holdout: 10_000,
             ..TrainConfig::OPTIONS_OFF
         }
