@@ -99,7 +99,7 @@ pub struct EvalArgs {
     pub any_class: bool,
     /// The real digits the scores compare with: the MNIST test set (for reporting), or the
     /// validation images held out at the end of the training file (for choosing settings and
-    /// checkpoints: a run's own `--holdout`, else the default 10,000).
+    /// checkpoints: a run's own `--holdout`; for other digits the last 10,000).
     #[arg(long, value_enum, default_value = "test")]
     pub reference: ReferenceArg,
     /// Also write the scores as JSON to this file.
@@ -176,7 +176,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub augment_shift: Option<u8>,
     /// Training images held out at the end of the training file for validation: the scores
-    /// during training compare with them (0: train on all, score against the test set) [default: 10000].
+    /// during training compare with them (0: train on all, score against the test set; the
+    /// experiments of docs/quality.md use 10000) [default: 0].
     #[arg(long, value_name = "N")]
     pub holdout: Option<usize>,
     /// Adam β₁ [default: 0.5].

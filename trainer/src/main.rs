@@ -324,7 +324,7 @@ fn run_eval(args: EvalArgs) -> Result<()> {
         bail!("--count must be at least 2 (a covariance needs two digits)");
     }
     let mut asked: Option<Vec<u8>> = None;
-    let mut holdout = TrainConfig::default().holdout;
+    let mut holdout = trainer::train::VALIDATION_IMAGES;
     let (what, pixels, report) = if let Some(run) = &source.run {
         let dir = RunDir::new(run);
         let path = checkpoint_path(&dir, args.checkpoint);
