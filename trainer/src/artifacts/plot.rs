@@ -1,9 +1,36 @@
 //! The loss plot (D and G losses, mean D(x) and D(G(z))) and the quality plot (FID, precision
 //! and recall, classifier score) against iterations.
 
+use crate::fsutil::write_atomic;
 use crate::train::{MetricRow, QualityRow};
+use image::ImageEncoder;
 use plotters::prelude::*;
 use std::path::Path;
+
+/// Width and height of the loss plot in pixels.
+const SIZE: (u32, u32) = (900, 600);
+/// Width and height of the quality plot, taller for its precision and recall panel.
+const QUALITY_SIZE: (u32, u32) = (900, 750);
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Draws into an RGB buffer of `size` and encodes it as PNG (with the `image` version the
+/// workspace already uses; plotters' own encoder would pull in a second one).
+fn render_png(
+    size: (u32, u32),
+    draw: impl FnOnce(&mut [u8]) -> DrawResult,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    draw(&mut rgb)?;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png).write_image(
+        &rgb,
+        size.0,
+        size.1,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(png)
+}
 
 /// Registers the compiled-in font under the name the charts use (once per process).
 fn register_font() -> Result<(), String> {
@@ -20,15 +47,15 @@ fn register_font() -> Result<(), String> {
         .clone()
 }
 
-/// Draws `losses.png` (written to a temp file, then renamed).
+/// Draws `losses.png` (written atomically).
 pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
     if rows.is_empty() {
         return Ok(());
     }
     register_font()?;
-    let tmp = path.with_extension("tmp.png");
-    draw(&tmp, rows).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+    let png =
+        render_png(SIZE, |rgb| draw(rgb, rows)).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
+    write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
 /// Draws `quality.png`: FID (log scale), precision and recall, and classifier score at each
@@ -38,13 +65,13 @@ pub fn save_quality_plot(path: &Path, rows: &[QualityRow]) -> Result<(), String>
         return Ok(());
     }
     register_font()?;
-    let tmp = path.with_extension("tmp.png");
-    draw_quality(&tmp, rows).map_err(|e| format!("cannot draw the quality plot: {e}"))?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+    let png = render_png(QUALITY_SIZE, |rgb| draw_quality(rgb, rows))
+        .map_err(|e| format!("cannot draw the quality plot: {e}"))?;
+    write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
-fn draw_quality(path: &Path, rows: &[QualityRow]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, (900, 750)).into_drawing_area();
+fn draw_quality(rgb: &mut [u8], rows: &[QualityRow]) -> DrawResult {
+    let root = BitMapBackend::with_buffer(rgb, QUALITY_SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let (upper, rest) = root.split_vertically(330);
     let (middle, lower) = rest.split_vertically(230);
@@ -122,8 +149,8 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 /// One curve: its legend, colour and the value it plots.
 type Series = (&'static str, RGBColor, fn(&MetricRow) -> f32);
 
-fn draw(path: &Path, rows: &[MetricRow]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+fn draw(rgb: &mut [u8], rows: &[MetricRow]) -> DrawResult {
+    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(360);
     let max_loss = rows
