@@ -53,8 +53,8 @@ pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
         return Ok(());
     }
     register_font()?;
-    let png =
-        render_png(SIZE, |rgb| draw(rgb, rows)).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
+    let png = render_png(SIZE, |rgb| draw(rgb, rows))
+        .map_err(|e| format!("cannot draw the loss plot: {e}"))?;
     write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
