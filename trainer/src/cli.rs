@@ -26,7 +26,7 @@ pub enum Command {
     Sample(SampleArgs),
     /// Quantise a run's `mcu` or `cmcu` generator into the firmware blob and check it against the float model.
     Export(ExportArgs),
-    /// Score digits with the built-in MNIST classifier: FID, classifier score, class balance.
+    /// Score digits with the built-in MNIST classifier: FID, precision and recall, classifier score, class balance.
     Eval(EvalArgs),
 }
 
@@ -86,6 +86,10 @@ pub struct EvalArgs {
     /// With --run: which checkpoint.
     #[arg(long, value_enum, default_value = "last")]
     pub checkpoint: CheckpointArg,
+    /// With --run of a run that averages its generator (--ema): score the trained weights
+    /// themselves instead of their average.
+    #[arg(long)]
+    pub raw: bool,
     /// Digits to score (10,000 is what the README's numbers use).
     #[arg(long, default_value_t = crate::eval::EVAL_SAMPLES)]
     pub count: usize,
@@ -93,12 +97,26 @@ pub struct EvalArgs {
     /// drawn from each seed) instead of balanced classes, to check what a device draws unasked.
     #[arg(long)]
     pub any_class: bool,
+    /// The real digits the scores compare with: the MNIST test set (for reporting), or the
+    /// validation images held out at the end of the training file (for choosing settings and
+    /// checkpoints: a run's own `--holdout`; for other digits the last 10,000).
+    #[arg(long, value_enum, default_value = "test")]
+    pub reference: ReferenceArg,
     /// Also write the scores as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Where MNIST comes from.
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// The real digits `trainer eval` compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReferenceArg {
+    /// The 10,000 MNIST test images.
+    Test,
+    /// The validation images held out of the training file.
+    Validation,
 }
 
 /// Options of `trainer export`.
@@ -137,9 +155,31 @@ pub struct TrainArgs {
     /// Batch size [default: 64].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Adam learning rate [default: 0.0002].
+    /// Adam learning rate of the generator (and of the discriminator without --d-lr) [default: 0.0002].
     #[arg(long)]
     pub lr: Option<f32>,
+    /// Adam learning rate of the discriminator (two time-scale updates) [default: --lr].
+    #[arg(long)]
+    pub d_lr: Option<f32>,
+    /// Let both learning rates fall linearly to zero from this fraction of the iterations on
+    /// (1: constant) [default: 1].
+    #[arg(long)]
+    pub lr_decay_from: Option<f32>,
+    /// Keep a moving average of the generator's weights with this decay, and use it for grids,
+    /// scores and the export (0: none) [default: 0].
+    #[arg(long)]
+    pub ema: Option<f32>,
+    /// The discriminator's target for real images (one-sided label smoothing below 1) [default: 1].
+    #[arg(long)]
+    pub real_label: Option<f32>,
+    /// Shift every image the discriminator sees by up to N pixels (DiffAugment; 0: none) [default: 0].
+    #[arg(long, value_name = "N")]
+    pub augment_shift: Option<u8>,
+    /// Training images held out at the end of the training file for validation: the scores
+    /// during training compare with them (0: train on all, score against the test set; the
+    /// experiments of docs/quality.md use 10000) [default: 0].
+    #[arg(long, value_name = "N")]
+    pub holdout: Option<usize>,
     /// Adam β₁ [default: 0.5].
     #[arg(long)]
     pub beta1: Option<f32>,
@@ -170,7 +210,7 @@ pub struct TrainArgs {
     pub name: Option<String>,
     /// Continue the run in this folder from its checkpoint (--iterations, --lr, --beta1, --beta2
     /// and the logging intervals may change; the model, seed and batch size may not).
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "seed", "batch", "name"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["model", "seed", "batch", "name", "holdout"])]
     pub resume: Option<PathBuf>,
     /// Progress display.
     #[arg(long, value_enum, default_value = "auto")]

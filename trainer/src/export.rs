@@ -113,7 +113,7 @@ pub fn export_checkpoint(ck: &Checkpoint, dir: &RunDir) -> Result<ExportReport, 
     };
     let dev = Cpu::default();
     let mut g = McuGenerator::build(&dev);
-    restore(&mut g, &ck.generator).map_err(invalid)?;
+    restore(&mut g, ck.inference_generator()).map_err(invalid)?;
     let float = FloatGenerator::new(float_params(&g)).map_err(|e| invalid(e.to_string()))?;
 
     // dfdx's eval forward and firmware-core's float reference must agree on the same latents.

@@ -3,7 +3,8 @@ use clap::Parser;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use trainer::cli::{
-    Baseline, CheckpointArg, Cli, Command, DataArgs, EvalArgs, ProgressArg, SampleArgs, TrainArgs,
+    Baseline, CheckpointArg, Cli, Command, DataArgs, EvalArgs, ProgressArg, ReferenceArg,
+    SampleArgs, TrainArgs,
 };
 use trainer::data::{load_split, locate, Dataset, Locator, Split, PIXELS};
 use trainer::eval::{Evaluator, Quality};
@@ -34,8 +35,15 @@ fn load_mnist(args: &DataArgs, split: Split) -> Result<Dataset> {
     Ok(data)
 }
 
-/// The evaluator, training and caching its classifier on first use.
-fn prepare_evaluator(args: &DataArgs, train: Option<&Dataset>) -> Result<Evaluator> {
+/// The evaluator, training and caching its classifier on first use. It compares with the test
+/// set, or with the last `holdout` training images when `holdout` is given; precision and recall
+/// compare `coverage_samples` digits with as many of those images.
+fn prepare_evaluator(
+    args: &DataArgs,
+    train: Option<&Dataset>,
+    holdout: Option<usize>,
+    coverage_samples: usize,
+) -> Result<Evaluator> {
     let test = load_mnist(args, Split::Test)?;
     let loaded;
     let train = match train {
@@ -45,7 +53,21 @@ fn prepare_evaluator(args: &DataArgs, train: Option<&Dataset>) -> Result<Evaluat
             &loaded
         }
     };
-    let evaluator = Evaluator::prepare(train, &test, &mut |line| eprintln!("{line}"))?;
+    let validation;
+    let reference = match holdout {
+        Some(n) => {
+            validation = trainer::train::validation_split(train, n).1;
+            eprintln!(
+                "scores compare with the validation set: the last {} training images",
+                validation.len()
+            );
+            &validation
+        }
+        None => &test,
+    };
+    let evaluator = Evaluator::prepare(train, &test, reference, coverage_samples, &mut |line| {
+        eprintln!("{line}")
+    })?;
     eprintln!(
         "evaluator: MNIST classifier with {:.2} % test accuracy",
         evaluator.classifier.test_accuracy
@@ -76,6 +98,24 @@ fn config_from(args: &TrainArgs, resumed: Option<&Checkpoint>) -> TrainConfig {
     }
     if let Some(v) = args.lr {
         c.lr = v;
+    }
+    if let Some(v) = args.d_lr {
+        c.d_lr = Some(v);
+    }
+    if let Some(v) = args.lr_decay_from {
+        c.lr_decay_from = v;
+    }
+    if let Some(v) = args.ema {
+        c.ema = v;
+    }
+    if let Some(v) = args.real_label {
+        c.real_label = v;
+    }
+    if let Some(v) = args.augment_shift {
+        c.augment_shift = v;
+    }
+    if let Some(v) = args.holdout {
+        c.holdout = v;
     }
     if let Some(v) = args.beta1 {
         c.betas[0] = v;
@@ -145,7 +185,12 @@ fn run_train(args: TrainArgs) -> Result<()> {
     let evaluator = if args.no_eval {
         None
     } else {
-        Some(prepare_evaluator(&args.data, Some(&data))?)
+        Some(prepare_evaluator(
+            &args.data,
+            Some(&data),
+            (config.holdout > 0).then_some(config.holdout),
+            trainer::eval::TRAINING_COVERAGE_SAMPLES,
+        )?)
     };
 
     ctrlc::set_handler(|| {
@@ -279,10 +324,16 @@ fn run_eval(args: EvalArgs) -> Result<()> {
         bail!("--count must be at least 2 (a covariance needs two digits)");
     }
     let mut asked: Option<Vec<u8>> = None;
+    let mut holdout = trainer::train::VALIDATION_IMAGES;
     let (what, pixels, report) = if let Some(run) = &source.run {
         let dir = RunDir::new(run);
         let path = checkpoint_path(&dir, args.checkpoint);
-        let ck = Checkpoint::load(&path)?;
+        let mut ck = Checkpoint::load(&path)?;
+        holdout = ck.config.holdout;
+        let averaged = ck.ema.is_some() && !args.raw;
+        if args.raw {
+            ck.ema = None;
+        }
         let latents = trainer::train::evaluation_latents(ck.config.model.latent_dim(), args.count);
         let classes = trainer::train::balanced_classes(args.count);
         asked = ck.config.model.conditional().then_some(classes.clone());
@@ -291,12 +342,15 @@ fn run_eval(args: EvalArgs) -> Result<()> {
             .map(trainer::artifacts::grid::to_pixel)
             .collect();
         let what = format!(
-            "{} ({} generator, iteration {})",
+            "{} ({} generator{}, iteration {})",
             path.display(),
             ck.config.model,
+            if averaged { ", averaged" } else { "" },
             ck.iteration
         );
-        (what, pixels, Some(dir.eval_report()))
+        // eval.json holds the scores of what the run exports: the average, on the test set.
+        let report = (!args.raw && args.reference == ReferenceArg::Test).then(|| dir.eval_report());
+        (what, pixels, report)
     } else if let Some(blob) = &source.blob {
         let (pixels, classes) = trainer::sample::blob_pixels(blob, args.count, 0, args.any_class)?;
         asked = classes;
@@ -329,11 +383,23 @@ fn run_eval(args: EvalArgs) -> Result<()> {
     } else {
         unreachable!("clap requires one source")
     };
-    let evaluator = prepare_evaluator(&args.data, None)?;
+    let digits = pixels.len() / PIXELS;
+    let holdout = match args.reference {
+        ReferenceArg::Test => None,
+        ReferenceArg::Validation if holdout == 0 => {
+            bail!("--reference validation: the run trained on every training image (--holdout 0)")
+        }
+        ReferenceArg::Validation => Some(holdout),
+    };
+    let evaluator = prepare_evaluator(&args.data, None, holdout, digits)?;
     let quality = evaluator
         .score(&pixels, asked.as_deref())
         .context("need at least two digits to score")?;
-    print_quality(&what, &quality);
+    let against = match holdout {
+        Some(n) => format!("the validation set, the last {n} training images"),
+        None => "the MNIST test set".to_owned(),
+    };
+    print_quality(&what, &quality, &against);
     let json = serde_json::to_string_pretty(&quality)?;
     for path in report.iter().chain(&args.json) {
         trainer::fsutil::write_atomic(path, json.as_bytes())
@@ -343,12 +409,19 @@ fn run_eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-fn print_quality(what: &str, q: &Quality) {
-    println!("{} digits of {what}", q.samples);
-    println!(
-        "  FID               {:10.3}   (MNIST test set; lower is better)",
-        q.fid
-    );
+fn print_quality(what: &str, q: &Quality, against: &str) {
+    println!("{} digits of {what}, against {against}", q.samples);
+    println!("  FID               {:10.3}   (lower is better)", q.fid);
+    if let (Some(precision), Some(recall)) = (q.precision, q.recall) {
+        println!(
+            "  precision         {precision:10.3}   (share of the digits that look real: inside the real digits' {k}-NN manifold)",
+            k = trainer::eval::manifold::K
+        );
+        println!(
+            "  recall            {recall:10.3}   (share of the real digits' variety they reach: real digits inside their {k}-NN manifold)",
+            k = trainer::eval::manifold::K
+        );
+    }
     println!("  classifier score  {:10.3}   (of 10)", q.classifier_score);
     println!(
         "  class entropy     {:10.3}   bits (of {:.3}); shares {:.1} % .. {:.1} %",

@@ -69,7 +69,7 @@ fn generate_preset<P: Preset>(
 ) -> Result<Vec<f32>, SampleError> {
     let dev = Cpu::default();
     let mut g = P::G::build(&dev);
-    restore(&mut g, &ck.generator).map_err(|message| SampleError::Incompatible {
+    restore(&mut g, ck.inference_generator()).map_err(|message| SampleError::Incompatible {
         preset: P::NAME,
         message,
     })?;

@@ -152,6 +152,100 @@ fn resume_equivalence(model: ModelKind) {
     assert_eq!(losses(&a), losses(&b));
 }
 
+/// The options of this round (no learning-rate decay: its schedule depends on `--iterations`,
+/// which this test changes on resume).
+fn with_options(model: ModelKind, iterations: u64) -> TrainConfig {
+    TrainConfig {
+        d_lr: Some(4e-4),
+        ema: 0.99,
+        real_label: 0.9,
+        augment_shift: 2,
+        ..config(model, iterations)
+    }
+}
+
+#[test]
+fn options_train_resume_exactly_and_the_average_is_what_inference_uses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let straight = RunDir::new(tmp.path().join("straight"));
+    run(&with_options(ModelKind::Cmcu, 20), &straight, None);
+    let split = RunDir::new(tmp.path().join("split"));
+    run(&with_options(ModelKind::Cmcu, 10), &split, None);
+    let halfway = Checkpoint::load(&split.checkpoint()).unwrap();
+    run(&with_options(ModelKind::Cmcu, 20), &split, Some(halfway));
+    let (a, b) = (
+        Checkpoint::load(&straight.checkpoint()).unwrap(),
+        Checkpoint::load(&split.checkpoint()).unwrap(),
+    );
+    assert_eq!(a.generator, b.generator);
+    assert_eq!(a.discriminator, b.discriminator);
+    assert_eq!(a.discriminator_opt, b.discriminator_opt);
+    let ema = a.ema.as_ref().expect("the run keeps an average");
+    assert_eq!(Some(ema), b.ema.as_ref());
+    assert_eq!(ema.updates, 20);
+    assert_ne!(ema.tensors, a.generator, "the average lags the weights");
+    assert_eq!(a.inference_generator(), &ema.tensors);
+    assert_eq!(a.discriminator_opt.lr, 4e-4);
+    assert_eq!(a.generator_opt.lr, 2e-4);
+
+    // Each option changes the run (so each is really applied).
+    let base = Checkpoint::load(&straight.checkpoint()).unwrap();
+    for (name, cfg) in [
+        (
+            "d_lr",
+            TrainConfig {
+                d_lr: None,
+                ..with_options(ModelKind::Cmcu, 20)
+            },
+        ),
+        (
+            "real_label",
+            TrainConfig {
+                real_label: 1.0,
+                ..with_options(ModelKind::Cmcu, 20)
+            },
+        ),
+        (
+            "augment_shift",
+            TrainConfig {
+                augment_shift: 0,
+                ..with_options(ModelKind::Cmcu, 20)
+            },
+        ),
+        (
+            "lr_decay_from",
+            TrainConfig {
+                lr_decay_from: 0.5,
+                ..with_options(ModelKind::Cmcu, 20)
+            },
+        ),
+    ] {
+        let dir = RunDir::new(tmp.path().join(name));
+        run(&cfg, &dir, None);
+        let other = Checkpoint::load(&dir.checkpoint()).unwrap();
+        assert_ne!(other.generator, base.generator, "{name} changed nothing");
+    }
+}
+
+#[test]
+fn the_holdout_is_not_trained_on_and_must_leave_images() {
+    let data = common::train_set();
+    let (training, validation) = trainer::train::validation_split(data, 10_000);
+    assert_eq!((training.len(), validation.len()), (50_000, 10_000));
+    assert_eq!(validation.image(0), data.image(50_000));
+    assert_eq!(validation.labels[..], data.labels[50_000..]);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = RunDir::new(tmp.path().join("run"));
+    let cfg = TrainConfig {
+        holdout: 60_000,
+        ..config(ModelKind::Mlp, 2)
+    };
+    let stop = AtomicBool::new(false);
+    let err = train(&cfg, data, &dir, None, &stop, Progress::Quiet, None).unwrap_err();
+    assert!(err.to_string().contains("--holdout"), "{err}");
+}
+
 #[test]
 fn stop_flag_writes_checkpoint_and_resume_finishes() {
     let tmp = tempfile::tempdir().unwrap();

@@ -1,5 +1,5 @@
-//! The loss plot (D and G losses, mean D(x) and D(G(z))) and the quality plot (FID and
-//! classifier score) against iterations.
+//! The loss plot (D and G losses, mean D(x) and D(G(z))) and the quality plot (FID, precision
+//! and recall, classifier score) against iterations.
 
 use crate::fsutil::write_atomic;
 use crate::train::{MetricRow, QualityRow};
@@ -7,23 +7,26 @@ use image::ImageEncoder;
 use plotters::prelude::*;
 use std::path::Path;
 
-/// Width and height of both plots in pixels.
+/// Width and height of the loss plot in pixels.
 const SIZE: (u32, u32) = (900, 600);
+/// Width and height of the quality plot, taller for its precision and recall panel.
+const QUALITY_SIZE: (u32, u32) = (900, 750);
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Draws into an RGB buffer of [`SIZE`] and encodes it as PNG (with the `image` version the
+/// Draws into an RGB buffer of `size` and encodes it as PNG (with the `image` version the
 /// workspace already uses; plotters' own encoder would pull in a second one).
 fn render_png(
+    size: (u32, u32),
     draw: impl FnOnce(&mut [u8]) -> DrawResult,
 ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
     draw(&mut rgb)?;
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png).write_image(
         &rgb,
-        SIZE.0,
-        SIZE.1,
+        size.0,
+        size.1,
         image::ExtendedColorType::Rgb8,
     )?;
     Ok(png)
@@ -50,26 +53,28 @@ pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
         return Ok(());
     }
     register_font()?;
-    let png =
-        render_png(|rgb| draw(rgb, rows)).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
+    let png = render_png(SIZE, |rgb| draw(rgb, rows))
+        .map_err(|e| format!("cannot draw the loss plot: {e}"))?;
     write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
-/// Draws `quality.png`: FID (log scale) and classifier score at each evaluation.
+/// Draws `quality.png`: FID (log scale), precision and recall, and classifier score at each
+/// evaluation.
 pub fn save_quality_plot(path: &Path, rows: &[QualityRow]) -> Result<(), String> {
     if rows.is_empty() {
         return Ok(());
     }
     register_font()?;
-    let png = render_png(|rgb| draw_quality(rgb, rows))
+    let png = render_png(QUALITY_SIZE, |rgb| draw_quality(rgb, rows))
         .map_err(|e| format!("cannot draw the quality plot: {e}"))?;
     write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
 fn draw_quality(rgb: &mut [u8], rows: &[QualityRow]) -> DrawResult {
-    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
+    let root = BitMapBackend::with_buffer(rgb, QUALITY_SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let (upper, lower) = root.split_vertically(330);
+    let (upper, rest) = root.split_vertically(330);
+    let (middle, lower) = rest.split_vertically(230);
     let last = rows.last().map_or(1, |r| r.iteration).max(1);
     let fids = || rows.iter().map(|r| r.quality.fid.max(1e-3));
     let (low, high) = fids().fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -89,6 +94,34 @@ fn draw_quality(rgb: &mut [u8], rows: &[QualityRow]) -> DrawResult {
             .zip(fids())
             .map(|(r, v)| Circle::new((r.iteration, v), 3, RED.filled())),
     )?;
+    let mut coverage = ChartBuilder::on(&middle)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0u64..last, 0f64..1.05)?;
+    coverage
+        .configure_mesh()
+        .y_desc("precision, recall")
+        .draw()?;
+    let curves: [ScoreSeries; 2] = [
+        ("precision", GREEN, |r| r.quality.precision),
+        ("recall", MAGENTA, |r| r.quality.recall),
+    ];
+    for (name, color, pick) in curves {
+        coverage
+            .draw_series(LineSeries::new(
+                rows.iter().filter_map(|r| Some((r.iteration, pick(r)?))),
+                color,
+            ))?
+            .label(name)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color));
+    }
+    coverage
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE)
+        .border_style(BLACK)
+        .draw()?;
     let mut score = ChartBuilder::on(&lower)
         .margin(10)
         .x_label_area_size(30)
@@ -107,6 +140,9 @@ fn draw_quality(rgb: &mut [u8], rows: &[QualityRow]) -> DrawResult {
     root.present()?;
     Ok(())
 }
+
+/// One score curve: its legend, colour and the value it plots (absent in old rows).
+type ScoreSeries = (&'static str, RGBColor, fn(&QualityRow) -> Option<f64>);
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 

@@ -1,7 +1,9 @@
 //! The scores of a set of generated digits, from the classifier's outputs.
 
-use super::classifier::{argmax, Outputs, CLASSES, FEATURES};
+use super::classifier::{argmax, Outputs, CLASSES, COVERAGE_FEATURES, FEATURES};
 use super::frechet::FeatureStats;
+use super::manifold::{precision_recall, Manifold, K};
+use super::reference::Reference;
 
 /// How good a set of digits is, by the built-in MNIST classifier.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -26,12 +28,62 @@ pub struct Quality {
     pub mean_confidence: f64,
     /// For digits asked for a class: the share classified as that class.
     pub conditional_accuracy: Option<f64>,
+    /// Share of the digits inside the reference's k-nearest-neighbour manifold (Kynkäänniemi et
+    /// al. 2019, k = 3): how many look real. `None` for fewer than k + 1 digits, and in
+    /// checkpoints written before it existed.
+    pub precision: Option<f64>,
+    /// Share of the reference digits inside the digits' k-nearest-neighbour manifold: how much of
+    /// the variety of real handwriting the digits reach. `None` as for `precision`.
+    pub recall: Option<f64>,
 }
 
-/// Scores `outputs` against `reference` (the MNIST test set's feature statistics). `asked`, if
-/// given, holds the class each digit was generated for. `None` for fewer than two digits.
-pub fn score(outputs: &Outputs, reference: &FeatureStats, asked: Option<&[u8]>) -> Option<Quality> {
+/// [`Quality`] as checkpoints stored it before precision and recall existed (format version 2).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct QualityV1 {
+    samples: u32,
+    fid: f64,
+    classifier_score: f64,
+    class_histogram: [u32; CLASSES],
+    class_entropy_bits: f64,
+    min_class_share: f64,
+    max_class_share: f64,
+    mean_confidence: f64,
+    conditional_accuracy: Option<f64>,
+}
+
+impl From<QualityV1> for Quality {
+    fn from(v1: QualityV1) -> Self {
+        Quality {
+            samples: v1.samples,
+            fid: v1.fid,
+            classifier_score: v1.classifier_score,
+            class_histogram: v1.class_histogram,
+            class_entropy_bits: v1.class_entropy_bits,
+            min_class_share: v1.min_class_share,
+            max_class_share: v1.max_class_share,
+            mean_confidence: v1.mean_confidence,
+            conditional_accuracy: v1.conditional_accuracy,
+            precision: None,
+            recall: None,
+        }
+    }
+}
+
+/// Scores `outputs` against `reference` (real digits' features). `asked`, if given, holds the
+/// class each digit was generated for. Precision and recall compare the first digits, as many as
+/// the reference's manifold holds, with that manifold. `None` for fewer than two digits.
+pub fn score(outputs: &Outputs, reference: &Reference, asked: Option<&[u8]>) -> Option<Quality> {
     let stats = FeatureStats::from_rows(&outputs.features, FEATURES)?;
+    let samples = reference
+        .manifold
+        .len()
+        .min(outputs.coverage_features.len() / COVERAGE_FEATURES);
+    let coverage = Manifold::new(
+        &outputs.coverage_features[..samples * COVERAGE_FEATURES],
+        COVERAGE_FEATURES,
+        K,
+    )
+    .map(|generated| precision_recall(&reference.manifold, &generated));
     let probabilities: Vec<&[f32]> = outputs.probabilities.chunks_exact(CLASSES).collect();
     let n = probabilities.len() as f64;
 
@@ -75,7 +127,7 @@ pub fn score(outputs: &Outputs, reference: &FeatureStats, asked: Option<&[u8]>) 
     });
     Some(Quality {
         samples: probabilities.len() as u32,
-        fid: stats.frechet_distance(reference),
+        fid: stats.frechet_distance(&reference.stats),
         classifier_score: mean_kl.exp(),
         class_histogram: histogram,
         class_entropy_bits: entropy,
@@ -83,6 +135,8 @@ pub fn score(outputs: &Outputs, reference: &FeatureStats, asked: Option<&[u8]>) 
         max_class_share: shares.iter().copied().fold(0.0, f64::max),
         mean_confidence: confidence,
         conditional_accuracy,
+        precision: coverage.map(|c| c.precision),
+        recall: coverage.map(|c| c.recall),
     })
 }
 
@@ -98,6 +152,9 @@ mod tests {
                 .map(|i| ((i * 7919) % 101) as f32 / 10.0)
                 .collect(),
             probabilities: probabilities.into_iter().flatten().collect(),
+            coverage_features: (0..n * COVERAGE_FEATURES)
+                .map(|i| ((i * 7919) % 103) as f32 / 10.0)
+                .collect(),
         }
     }
 
@@ -110,7 +167,7 @@ mod tests {
     #[test]
     fn confident_balanced_digits_score_ten_and_full_entropy() {
         let out = outputs((0..100).map(|i| one_hot(i % 10)).collect());
-        let reference = FeatureStats::from_rows(&out.features, FEATURES).expect("rows");
+        let reference = Reference::new(&out, 1000).expect("rows");
         let asked: Vec<u8> = (0..100).map(|i| (i % 10) as u8).collect();
         let q = score(&out, &reference, Some(&asked)).expect("scored");
         assert!((q.classifier_score - 10.0).abs() < 1e-9);
@@ -124,12 +181,13 @@ mod tests {
             "same features as the reference: {}",
             q.fid
         );
+        assert_eq!((q.precision, q.recall), (Some(1.0), Some(1.0)));
     }
 
     #[test]
     fn mode_collapse_and_ambiguity_show() {
         let collapsed = outputs(vec![one_hot(3); 50]);
-        let reference = FeatureStats::from_rows(&collapsed.features, FEATURES).expect("rows");
+        let reference = Reference::new(&collapsed, 1000).expect("rows");
         let q = score(&collapsed, &reference, Some(&[4; 50])).expect("scored");
         assert!((q.classifier_score - 1.0).abs() < 1e-9);
         assert_eq!(q.class_entropy_bits, 0.0);
@@ -146,8 +204,10 @@ mod tests {
     #[test]
     fn one_digit_cannot_be_scored() {
         let out = outputs(vec![one_hot(0)]);
-        let reference = FeatureStats::from_rows(&outputs(vec![one_hot(0); 2]).features, FEATURES)
-            .expect("rows");
+        let reference = Reference::new(&outputs(vec![one_hot(0); 4]), 4).expect("rows");
         assert!(score(&out, &reference, None).is_none());
+        // Two digits have a FID but no 3-nearest-neighbour manifold.
+        let q = score(&outputs(vec![one_hot(0); 2]), &reference, None).expect("scored");
+        assert_eq!((q.precision, q.recall), (None, None));
     }
 }

@@ -24,11 +24,11 @@
 //! ```
 
 use dfdx::prelude::*;
-use rand_distr::Uniform;
 
 use super::dims::ConvDim;
+use super::init::{uniform_fan_in, FanIn};
 use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, input_grad_wanted, matmul,
+    add_bias_grad, batch_to_channel_major, col2im, input_grad_wanted, matmul,
     parameter_grads_wanted, put_grads, recycle, scratch, take_grads, Geometry, Im2Col, MatRef,
     NnDevice, NnFloat,
 };
@@ -83,6 +83,15 @@ where
 {
 }
 
+impl<const IN: usize, const OUT: usize, const K: usize, const S: usize, const P: usize, E, D> FanIn
+    for DeviceConv2D<IN, OUT, K, S, P, E, D>
+where
+    E: Dtype,
+    D: Storage<E>,
+{
+    const FAN_IN: usize = IN * K * K;
+}
+
 impl<const IN: usize, const OUT: usize, const K: usize, const S: usize, const P: usize, E, D>
     TensorCollection<E, D> for DeviceConv2D<IN, OUT, K, S, P, E, D>
 where
@@ -100,19 +109,13 @@ where
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceConv2D { weight, bias },

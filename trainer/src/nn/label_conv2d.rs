@@ -24,13 +24,13 @@
 //! hands the image part of the gradient through and drops the appended columns' part.
 
 use dfdx::prelude::*;
-use rand_distr::Uniform;
 use rayon::prelude::*;
 
 use super::conv2d::host_copy;
 use super::dims::ConvDim;
+use super::init::{uniform_fan_in, FanIn};
 use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, input_grad_wanted, matmul,
+    add_bias_grad, batch_to_channel_major, col2im, input_grad_wanted, matmul,
     parameter_grads_wanted, put_grads, recycle, scratch, take_grads, Geometry, Im2Col, MatRef,
     NnDevice, NnFloat,
 };
@@ -114,6 +114,23 @@ impl<
         const P: usize,
         const H: usize,
         const W: usize,
+        E: Dtype,
+        D: Storage<E>,
+    > FanIn for DeviceLabelConv2D<IN, L, OUT, K, S, P, H, W, E, D>
+{
+    // The label planes count: they are input channels of the convolution this layer fuses.
+    const FAN_IN: usize = IN * K * K;
+}
+
+impl<
+        const IN: usize,
+        const L: usize,
+        const OUT: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const H: usize,
+        const W: usize,
         E: NnFloat,
         D: NnDevice<E>,
     > TensorCollection<E, D> for DeviceLabelConv2D<IN, L, OUT, K, S, P, H, W, E, D>
@@ -130,19 +147,13 @@ impl<
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceLabelConv2D { weight, bias },

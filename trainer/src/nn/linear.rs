@@ -18,12 +18,10 @@
 //! ```
 
 use dfdx::prelude::*;
-use rand_distr::Uniform;
 
 use super::conv2d::host_copy;
-use super::kernel::{
-    cast, input_grad_wanted, matmul, parameter_grads_wanted, MatRef, NnDevice, NnFloat,
-};
+use super::init::{uniform_fan_in, FanIn};
+use super::kernel::{input_grad_wanted, matmul, parameter_grads_wanted, MatRef, NnDevice, NnFloat};
 
 /// Builder for [`DeviceLinear`]: `I` inputs, `O` outputs, with bias.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +49,10 @@ impl<const I: usize, const O: usize, E: Dtype, D: Storage<E>> NonMutableModule
 {
 }
 
+impl<const I: usize, const O: usize, E: Dtype, D: Storage<E>> FanIn for DeviceLinear<I, O, E, D> {
+    const FAN_IN: usize = I;
+}
+
 impl<const I: usize, const O: usize, E: NnFloat, D: NnDevice<E>> TensorCollection<E, D>
     for DeviceLinear<I, O, E, D>
 {
@@ -66,19 +68,13 @@ impl<const I: usize, const O: usize, E: NnFloat, D: NnDevice<E>> TensorCollectio
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / (I as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / (I as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceLinear { weight, bias },

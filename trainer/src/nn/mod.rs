@@ -57,6 +57,7 @@ mod batchnorm;
 mod conv2d;
 mod convtrans2d;
 pub(crate) mod dims;
+mod init;
 mod kernel;
 mod label_conv2d;
 mod leaky_relu;

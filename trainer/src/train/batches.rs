@@ -24,6 +24,8 @@ pub enum Purpose {
     Evaluation = 6,
     /// Classes of the generated batches (conditional presets).
     FakeClasses = 7,
+    /// Shifts of the discriminator's inputs (DiffAugment).
+    Augment = 8,
 }
 
 /// The random stream for `purpose` at `counter` (an iteration or an epoch).

@@ -5,8 +5,9 @@
 
 use super::{
     adam::Adam,
-    config::TrainConfig,
-    metrics::{MetricRow, QualityRow},
+    config::{TrainConfig, TrainConfigV1},
+    ema::Ema,
+    metrics::{MetricRow, QualityRow, QualityRowV1},
     params::TensorList,
 };
 use crate::fsutil::write_atomic;
@@ -14,8 +15,10 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GANCKPT\0";
 /// Bumped whenever [`Checkpoint`] or a model's tensor order changes.
-pub const FORMAT_VERSION: u32 = 2;
-/// The oldest version still read (version 1 had no quality scores; it loads with none).
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest version still read (version 1 had no quality scores; version 2 no precision and
+/// recall, no generator average and none of the training options of version 3: they load with
+/// none, the options off).
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
@@ -41,12 +44,22 @@ pub struct Checkpoint {
     pub train_seconds: f64,
     /// Quality scores measured so far (empty when training ran without the evaluator).
     pub quality: Vec<QualityRow>,
+    /// The moving average of the generator's tensors, when the run keeps one.
+    pub ema: Option<Ema>,
+}
+
+impl Checkpoint {
+    /// The generator tensors that inference uses: the average when there is one, else the
+    /// trained tensors.
+    pub fn inference_generator(&self) -> &TensorList {
+        self.ema.as_ref().map_or(&self.generator, |e| &e.tensors)
+    }
 }
 
 /// Format version 1: [`Checkpoint`] without `quality`.
 #[derive(serde::Deserialize)]
 struct CheckpointV1 {
-    config: TrainConfig,
+    config: TrainConfigV1,
     iteration: u64,
     generator: TensorList,
     discriminator: TensorList,
@@ -59,7 +72,7 @@ struct CheckpointV1 {
 impl From<CheckpointV1> for Checkpoint {
     fn from(v1: CheckpointV1) -> Self {
         Checkpoint {
-            config: v1.config,
+            config: v1.config.into(),
             iteration: v1.iteration,
             generator: v1.generator,
             discriminator: v1.discriminator,
@@ -68,6 +81,38 @@ impl From<CheckpointV1> for Checkpoint {
             metrics: v1.metrics,
             train_seconds: v1.train_seconds,
             quality: Vec::new(),
+            ema: None,
+        }
+    }
+}
+
+/// Format version 2: quality rows without precision and recall.
+#[derive(serde::Deserialize)]
+struct CheckpointV2 {
+    config: TrainConfigV1,
+    iteration: u64,
+    generator: TensorList,
+    discriminator: TensorList,
+    generator_opt: Adam,
+    discriminator_opt: Adam,
+    metrics: Vec<MetricRow>,
+    train_seconds: f64,
+    quality: Vec<QualityRowV1>,
+}
+
+impl From<CheckpointV2> for Checkpoint {
+    fn from(v2: CheckpointV2) -> Self {
+        Checkpoint {
+            config: v2.config.into(),
+            iteration: v2.iteration,
+            generator: v2.generator,
+            discriminator: v2.discriminator,
+            generator_opt: v2.generator_opt,
+            discriminator_opt: v2.discriminator_opt,
+            metrics: v2.metrics,
+            train_seconds: v2.train_seconds,
+            quality: v2.quality.into_iter().map(QualityRow::from).collect(),
+            ema: None,
         }
     }
 }
@@ -153,10 +198,11 @@ impl Checkpoint {
                 computed,
             });
         }
-        let decoded = if version == 1 {
-            postcard::from_bytes::<CheckpointV1>(&content[12..]).map(Checkpoint::from)
-        } else {
-            postcard::from_bytes(&content[12..])
+        let body = &content[12..];
+        let decoded = match version {
+            1 => postcard::from_bytes::<CheckpointV1>(body).map(Checkpoint::from),
+            2 => postcard::from_bytes::<CheckpointV2>(body).map(Checkpoint::from),
+            _ => postcard::from_bytes(body),
         };
         decoded.map_err(|e| CheckpointError::Decode {
             path,
@@ -179,5 +225,162 @@ impl Checkpoint {
             source,
         })?;
         Self::from_bytes(&bytes, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Quality;
+
+    /// A quality row as format version 2 wrote it: `Quality` without precision and recall.
+    #[derive(serde::Serialize)]
+    struct QualityRowV1Out {
+        iteration: u64,
+        samples: u32,
+        fid: f64,
+        classifier_score: f64,
+        class_histogram: [u32; 10],
+        class_entropy_bits: f64,
+        min_class_share: f64,
+        max_class_share: f64,
+        mean_confidence: f64,
+        conditional_accuracy: Option<f64>,
+    }
+
+    /// [`TrainConfig`] before version 3.
+    #[derive(serde::Serialize)]
+    struct ConfigV1Out {
+        model: crate::models::ModelKind,
+        seed: u64,
+        iterations: u64,
+        batch_size: usize,
+        lr: f32,
+        betas: [f32; 2],
+        log_every: u64,
+        snapshot_every: u64,
+        checkpoint_every: u64,
+    }
+
+    /// Format version 2's layout.
+    #[derive(serde::Serialize)]
+    struct CheckpointV2Out {
+        config: ConfigV1Out,
+        iteration: u64,
+        generator: TensorList,
+        discriminator: TensorList,
+        generator_opt: Adam,
+        discriminator_opt: Adam,
+        metrics: Vec<MetricRow>,
+        train_seconds: f64,
+        quality: Vec<QualityRowV1Out>,
+    }
+
+    fn framed(version: u32, body: &[u8]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(body);
+        let crc = CRC.checksum(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn version_2_checkpoints_load_without_precision_recall_average_or_options() {
+        let tensors = TensorList {
+            tensors: vec![vec![1.0, 2.0], vec![3.0]],
+        };
+        let old = CheckpointV2Out {
+            config: ConfigV1Out {
+                model: crate::models::ModelKind::Mcu,
+                seed: 4,
+                iterations: 300,
+                batch_size: 16,
+                lr: 1e-3,
+                betas: [0.5, 0.9],
+                log_every: 10,
+                snapshot_every: 0,
+                checkpoint_every: 100,
+            },
+            iteration: 7,
+            generator: tensors.clone(),
+            discriminator: tensors.clone(),
+            generator_opt: Adam::new(1e-3, [0.5, 0.9], 1e-8),
+            discriminator_opt: Adam::new(2e-3, [0.5, 0.9], 1e-8),
+            metrics: Vec::new(),
+            train_seconds: 1.5,
+            quality: vec![QualityRowV1Out {
+                iteration: 7,
+                samples: 100,
+                fid: 12.5,
+                classifier_score: 9.0,
+                class_histogram: [10; 10],
+                class_entropy_bits: 3.3,
+                min_class_share: 0.1,
+                max_class_share: 0.1,
+                mean_confidence: 0.9,
+                conditional_accuracy: Some(0.99),
+            }],
+        };
+        let body = postcard::to_stdvec(&old).unwrap();
+        let ck = Checkpoint::from_bytes(&framed(2, &body), Path::new("old.bin")).unwrap();
+        assert_eq!((ck.iteration, ck.train_seconds), (7, 1.5));
+        let expected_config = TrainConfig {
+            model: crate::models::ModelKind::Mcu,
+            seed: 4,
+            iterations: 300,
+            batch_size: 16,
+            lr: 1e-3,
+            betas: [0.5, 0.9],
+            log_every: 10,
+            snapshot_every: 0,
+            checkpoint_every: 100,
+            ..TrainConfig::OPTIONS_OFF
+        };
+        assert_eq!(ck.config, expected_config);
+        assert_eq!(
+            ck.config.holdout, 0,
+            "old runs trained on all 60,000 images"
+        );
+        assert!(ck.ema.is_none());
+        assert_eq!(ck.inference_generator(), &tensors);
+        assert_eq!(ck.generator, tensors);
+        assert_eq!(ck.discriminator_opt.lr, 2e-3);
+        let expected = Quality {
+            samples: 100,
+            fid: 12.5,
+            classifier_score: 9.0,
+            class_histogram: [10; 10],
+            class_entropy_bits: 3.3,
+            min_class_share: 0.1,
+            max_class_share: 0.1,
+            mean_confidence: 0.9,
+            conditional_accuracy: Some(0.99),
+            precision: None,
+            recall: None,
+        };
+        assert_eq!(ck.quality.len(), 1);
+        assert_eq!(
+            (ck.quality[0].iteration, &ck.quality[0].quality),
+            (7, &expected)
+        );
+
+        // The same state written now round-trips, precision, recall and average included.
+        let mut now = ck.clone();
+        now.quality[0].quality.precision = Some(0.5);
+        now.quality[0].quality.recall = Some(0.25);
+        let average = TensorList {
+            tensors: vec![vec![5.0, 6.0], vec![7.0]],
+        };
+        now.ema = Some(Ema {
+            tensors: average.clone(),
+            updates: 7,
+        });
+        now.config.ema = 0.999;
+        let again = Checkpoint::from_bytes(&now.to_bytes(), Path::new("new.bin")).unwrap();
+        assert_eq!(again.quality, now.quality);
+        assert_eq!(again.config, now.config);
+        assert_eq!(again.ema, now.ema);
+        assert_eq!(again.inference_generator(), &average);
     }
 }

@@ -34,14 +34,31 @@ pub struct QualityRow {
     pub quality: Quality,
 }
 
+/// [`QualityRow`] as checkpoints of format version 2 stored it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct QualityRowV1 {
+    iteration: u64,
+    quality: crate::eval::quality::QualityV1,
+}
+
+impl From<QualityRowV1> for QualityRow {
+    fn from(v1: QualityRowV1) -> Self {
+        QualityRow {
+            iteration: v1.iteration,
+            quality: v1.quality.into(),
+        }
+    }
+}
+
 const HEADER: &str = "iteration,d_loss,g_loss,d_real,d_fake,images_per_sec,wall_seconds,\
-fid,classifier_score,class_entropy_bits,min_class_share,max_class_share,mean_confidence";
+fid,classifier_score,class_entropy_bits,min_class_share,max_class_share,mean_confidence,\
+precision,recall";
 
 /// Writes all rows as CSV, atomically: one line per iteration that has losses, scores or both
 /// (the columns of the missing half are left empty).
 pub fn write_csv(path: &Path, rows: &[MetricRow], quality: &[QualityRow]) -> std::io::Result<()> {
-    // Six empty loss columns, six empty score columns.
-    let empty = || (",,,,,".to_owned(), ",,,,,".to_owned());
+    // Six empty loss columns, eight empty score columns.
+    let empty = || (",,,,,".to_owned(), ",,,,,,,".to_owned());
     let mut lines: BTreeMap<u64, (String, String)> = BTreeMap::new();
     for r in rows {
         lines.entry(r.iteration).or_insert_with(empty).0 = format!(
@@ -51,14 +68,17 @@ pub fn write_csv(path: &Path, rows: &[MetricRow], quality: &[QualityRow]) -> std
     }
     for q in quality {
         let s = &q.quality;
+        let optional = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
         lines.entry(q.iteration).or_insert_with(empty).1 = format!(
-            "{:.3},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            "{:.3},{:.4},{:.4},{:.4},{:.4},{:.4},{},{}",
             s.fid,
             s.classifier_score,
             s.class_entropy_bits,
             s.min_class_share,
             s.max_class_share,
-            s.mean_confidence
+            s.mean_confidence,
+            optional(s.precision),
+            optional(s.recall)
         );
     }
     let mut out = String::from(HEADER);

@@ -3,9 +3,11 @@
 //! step with the non-saturating loss, both with Adam.
 
 pub mod adam;
+pub mod augment;
 pub mod batches;
 pub mod checkpoint;
 pub mod config;
+pub mod ema;
 pub mod metrics;
 pub mod params;
 mod run;
@@ -14,10 +16,10 @@ pub mod speed;
 pub mod step;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
-pub use config::{TrainConfig, PAPER_SNAPSHOTS};
+pub use config::{TrainConfig, PAPER_SNAPSHOTS, VALIDATION_IMAGES};
 pub use metrics::{MetricRow, QualityRow};
 pub use run::{
-    balanced_classes, evaluation_latents, fixed_noise, generate_with, train, Outcome, Progress,
-    TrainError,
+    balanced_classes, evaluation_latents, fixed_noise, generate_with, train, validation_split,
+    Outcome, Progress, TrainError,
 };
 pub use run_dir::RunDir;

@@ -2,7 +2,6 @@
 //! [`Stepper`] on the real data, so the numbers are those of a training run without its logging,
 //! grids and checkpoints.
 
-use super::adam::Adam;
 use super::config::TrainConfig;
 use super::step::{scaled_images, Models, Stepper};
 use crate::data::Dataset;
@@ -28,13 +27,7 @@ pub fn time_iterations(config: &TrainConfig, data: &Dataset, warmup: u64, timed:
 
 fn time_preset<P: Preset>(config: &TrainConfig, data: &Dataset, warmup: u64, timed: u64) -> Timing {
     let dev = Cpu::seed_from_u64(config.seed);
-    let new_opt = || Adam::new(config.lr, config.betas, 1e-8);
-    let mut models = Models::<P> {
-        g: P::G::build(&dev),
-        d: P::D::build(&dev),
-        g_opt: new_opt(),
-        d_opt: new_opt(),
-    };
+    let mut models = Models::<P>::new(&dev, config);
     let images = scaled_images(data);
     let mut stepper = Stepper::new(&dev, &models, &images, &data.labels, config);
     for i in 0..warmup {

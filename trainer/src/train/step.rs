@@ -1,11 +1,14 @@
 //! One training iteration (Algorithm 1 of the GAN paper with k = 1), shared by the training loop
 //! and the speed benchmark so that both run exactly the same code: the batch, classes and latents
 //! of iteration `i`, one discriminator step on a real and a fake batch, one generator step with
-//! the non-saturating loss, both with Adam.
+//! the non-saturating loss, both with Adam; with the configuration's options, the learning-rate
+//! schedule, shifted discriminator inputs, a smoothed real target and the generator's average.
 
 use super::adam::Adam;
+use super::augment::{random_shifts, translate, Batch};
 use super::batches::{normal_noise, stream, BatchSampler, Purpose};
 use super::config::TrainConfig;
+use super::ema::Ema;
 use crate::data::{Dataset, PIXELS};
 use crate::models::{
     discriminator_input, generator_input, Preset, Rows, CLASSES, PIXELS as NET_PIXELS,
@@ -66,7 +69,7 @@ pub struct StepStats {
     pub d_fake: f32,
 }
 
-/// The generator, the discriminator and their optimisers.
+/// The generator, the discriminator, their optimisers and the generator's average.
 pub struct Models<P: Preset> {
     /// Generator.
     pub g: P::G,
@@ -76,6 +79,24 @@ pub struct Models<P: Preset> {
     pub g_opt: Adam,
     /// The discriminator's Adam.
     pub d_opt: Adam,
+    /// The moving average of the generator's tensors (when the configuration asks for one).
+    pub ema: Option<Ema>,
+}
+
+impl<P: Preset> Models<P> {
+    /// Fresh models from `dev`'s seed, with Adam and the average as `config` says.
+    pub fn new(dev: &Cpu, config: &TrainConfig) -> Self {
+        let g = P::G::build(dev);
+        let d = P::D::build(dev);
+        let ema = (config.ema > 0.0).then(|| Ema::new(&g));
+        Models {
+            g,
+            d,
+            g_opt: Adam::new(config.lr, config.betas, 1e-8),
+            d_opt: Adam::new(config.discriminator_lr(), config.betas, 1e-8),
+            ema,
+        }
+    }
 }
 
 /// Everything an iteration needs besides the models: the scaled training images and their labels,
@@ -88,8 +109,11 @@ pub struct Stepper<'a, P: Preset> {
     seed: u64,
     batch: usize,
     sampler: BatchSampler,
+    config: TrainConfig,
     ones: Rows<Const<1>>,
     zeros: Rows<Const<1>>,
+    /// The discriminator's target for real images (1, or less with label smoothing).
+    real_targets: Rows<Const<1>>,
     g_grads: Option<Gradients<f32, Cpu>>,
     d_grads: Option<Gradients<f32, Cpu>>,
     preset: std::marker::PhantomData<P>,
@@ -114,8 +138,10 @@ impl<'a, P: Preset> Stepper<'a, P> {
             seed: config.seed,
             batch,
             sampler: BatchSampler::new(config.seed, images.len() / PIXELS, batch),
+            config: config.clone(),
             ones: dev.ones_like(&(batch, Const)),
             zeros: dev.zeros_like(&(batch, Const)),
+            real_targets: dev.ones_like(&(batch, Const)) * config.real_label,
             g_grads: Some(models.g.alloc_grads()),
             d_grads: Some(models.d.alloc_grads()),
             preset: std::marker::PhantomData,
@@ -125,6 +151,11 @@ impl<'a, P: Preset> Stepper<'a, P> {
     /// Runs iteration `step` (0-based: it picks the step's batch, classes and latents) on `models`.
     pub fn step(&mut self, models: &mut Models<P>, step: u64) -> StepStats {
         let (dev, batch, latent, seed) = (&self.dev, self.batch, P::Latent::SIZE, self.seed);
+        let config = &self.config;
+        let factor = config.lr_factor(step);
+        models.g_opt.lr = config.lr * factor;
+        models.d_opt.lr = config.discriminator_lr() * factor;
+        let shift = config.augment_shift;
         let mut real = Vec::with_capacity(batch * PIXELS);
         let mut real_classes = Vec::with_capacity(batch);
         for i in self.sampler.indices(step) {
@@ -160,10 +191,18 @@ impl<'a, P: Preset> Stepper<'a, P> {
         let mut d_grads = self.d_grads.take().expect("gradients are put back");
         let mut g_grads = self.g_grads.take().expect("gradients are put back");
 
-        let Models { g, d, g_opt, d_opt } = models;
+        let Models {
+            g,
+            d,
+            g_opt,
+            d_opt,
+            ema,
+        } = models;
         // Discriminator step: maximise log D(x) + log(1 - D(G(z))).
         // Training-mode forward (a throw-away tape), detached: this step trains D only.
         let fake = g.forward_mut(z_d.leaky_traced()).retaped::<NoneTape>();
+        let real = augment(real, shift, seed, step, Batch::Real);
+        let fake = augment(fake, shift, seed, step, Batch::DiscriminatorFake);
         // Both batches are data here: D's first layer computes no gradient for its input.
         let real_input = discriminator_input::<P, _>(real, &real_classes).traced(d_grads);
         let real_logits = {
@@ -175,7 +214,7 @@ impl<'a, P: Preset> Stepper<'a, P> {
             .sigmoid()
             .mean::<Rank0, _>()
             .array();
-        let loss_real = bce(real_logits, self.ones.clone());
+        let loss_real = bce(real_logits, self.real_targets.clone());
         let loss_real_value = loss_real.array();
         d_grads = loss_real.backward();
         let fake_input = discriminator_input::<P, _>(fake, d_classes).traced(d_grads);
@@ -195,6 +234,7 @@ impl<'a, P: Preset> Stepper<'a, P> {
 
         // Generator step, non-saturating: maximise log D(G(z)).
         let fake = g.forward_mut(z_g.traced(g_grads));
+        let fake = augment(fake, shift, seed, step, Batch::GeneratorFake);
         // D only passes the gradient through to G here: its own would be thrown away.
         let logits = {
             let _frozen = crate::nn::freeze_parameters();
@@ -204,6 +244,9 @@ impl<'a, P: Preset> Stepper<'a, P> {
         let g_loss = loss_g.array();
         g_grads = loss_g.backward();
         g_opt.update_and_zero(g, &mut g_grads);
+        if let Some(ema) = ema {
+            ema.update(g, config.ema);
+        }
 
         self.d_grads = Some(d_grads);
         self.g_grads = Some(g_grads);
@@ -214,4 +257,20 @@ impl<'a, P: Preset> Stepper<'a, P> {
             d_fake,
         }
     }
+}
+
+/// DiffAugment: every image the discriminator sees, real or generated, shifted by up to `shift`
+/// pixels (unchanged for 0), with shifts drawn for (`seed`, `step`, `which`).
+fn augment<T: Tape<f32, Cpu> + std::fmt::Debug>(
+    images: Rows<Const<PIXELS>, T>,
+    shift: u8,
+    seed: u64,
+    step: u64,
+    which: Batch,
+) -> Rows<Const<PIXELS>, T> {
+    if shift == 0 {
+        return images;
+    }
+    let shifts = random_shifts(seed, step, which, images.shape().0, shift);
+    translate(images, &shifts)
 }
