@@ -12,7 +12,7 @@ fn main() {
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
-    let boards = ["mps2-an386", "microbit"];
+    let boards = ["mps2-an386", "mps2-an385", "microbit", "riscv-virt"];
     let enabled: Vec<&str> = boards
         .into_iter()
         .filter(|b| {
@@ -27,8 +27,12 @@ fn main() {
         panic!("enable exactly one board feature (one of {boards:?}) for a bare-metal build, got {enabled:?}");
     };
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    // cortex-m-rt's link.x includes `memory.x` from the linker search path.
     fs::copy(format!("memory/{board}.x"), out.join("memory.x")).expect("copy memory.x");
     println!("cargo:rustc-link-search={}", out.display());
+    // cortex-m-rt's link.x includes `memory.x` from the linker search path; riscv-rt 0.18's
+    // needs the regions defined before it, so it gets memory.x first.
+    if env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("riscv32") {
+        println!("cargo:rustc-link-arg-bins=-Tmemory.x");
+    }
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
 }

@@ -3,9 +3,10 @@
 # host: the expected hashes are computed here, now, by firmware-core compiled for the host, so
 # the check holds for whatever blob firmware-core ships.
 #
-# Usage: firmware-demo/run-qemu.sh [BOARD...]     (default: mps2-an386 microbit)
-# Needs: qemu-system-arm (see install-qemu.sh; this script installs nothing) and the rustup
-#        targets thumbv7em-none-eabihf and thumbv6m-none-eabi.
+# Usage: firmware-demo/run-qemu.sh [BOARD...]     (default: mps2-an386 mps2-an385 microbit riscv-virt)
+# Needs: qemu-system-arm and qemu-system-riscv32 (see install-qemu.sh; this script installs
+#        nothing) and the rustup targets thumbv7em-none-eabihf, thumbv7m-none-eabi,
+#        thumbv6m-none-eabi and riscv32imc-unknown-none-elf.
 # Env:   CARGO_TARGET_DIR       honoured (default: firmware-demo/target)
 #        QEMU_TIMEOUT           seconds per QEMU run (default 120)
 #        FIRMWARE_DEMO_OUT      if set, keeps host.log, BOARD.log and BOARD.elf there (bench/firmware.sh)
@@ -13,31 +14,46 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# The instruction counter in src/icount.rs assumes exactly this -icount setting.
+# The instruction counters (src/icount.rs: SysTick ticks; src/riscv.rs: minstret) assume exactly
+# this -icount setting.
 ICOUNT=(-icount shift=6,align=off,sleep=off)
 QEMU_TIMEOUT="${QEMU_TIMEOUT:-120}"
 
 board_target() {
   case "$1" in
     mps2-an386) echo thumbv7em-none-eabihf ;;
+    mps2-an385) echo thumbv7m-none-eabi ;;
     microbit) echo thumbv6m-none-eabi ;;
-    *) echo "error: unknown board '$1' (known: mps2-an386 microbit)" >&2; exit 2 ;;
+    riscv-virt) echo riscv32imc-unknown-none-elf ;;
+    *) echo "error: unknown board '$1' (known: mps2-an386 mps2-an385 microbit riscv-virt)" >&2; exit 2 ;;
+  esac
+}
+board_qemu() {
+  case "$1" in
+    riscv-virt) echo qemu-system-riscv32 ;;
+    *) echo qemu-system-arm ;;
   esac
 }
 board_machine() {
   case "$1" in
     mps2-an386) echo "-machine mps2-an386 -cpu cortex-m4" ;;
+    mps2-an385) echo "-machine mps2-an385" ;;
     microbit) echo "-machine microbit" ;;
+    # No firmware: the ELF starts in M-mode at 0x8000_0000.
+    riscv-virt) echo "-machine virt -bios none" ;;
   esac
 }
 
 boards=("$@")
-[ ${#boards[@]} -gt 0 ] || boards=(mps2-an386 microbit)
+[ ${#boards[@]} -gt 0 ] || boards=(mps2-an386 mps2-an385 microbit riscv-virt)
 
-if ! command -v qemu-system-arm >/dev/null 2>&1; then
-  echo "error: qemu-system-arm not found on PATH; install it with firmware-demo/install-qemu.sh" >&2
-  exit 2
-fi
+for board in "${boards[@]}"; do
+  qemu="$(board_qemu "$board")"
+  if ! command -v "$qemu" >/dev/null 2>&1; then
+    echo "error: $qemu not found on PATH; install it with firmware-demo/install-qemu.sh" >&2
+    exit 2
+  fi
+done
 if command -v rustup >/dev/null 2>&1; then
   installed="$(rustup target list --installed)"
   for board in "${boards[@]}"; do
@@ -77,7 +93,7 @@ for board in "${boards[@]}"; do
 
   rc=0
   # shellcheck disable=SC2046 # the machine arguments are meant to split
-  timeout --kill-after=5 "$QEMU_TIMEOUT" qemu-system-arm $(board_machine "$board") -nographic \
+  timeout --kill-after=5 "$QEMU_TIMEOUT" "$(board_qemu "$board")" $(board_machine "$board") -nographic \
     -semihosting-config enable=on,target=native "${ICOUNT[@]}" -kernel "$elf" \
     </dev/null >"$work/$board.raw" 2>"$work/$board.err" || rc=$?
   tr -d '\r' <"$work/$board.raw" >"$work/$board.log"

@@ -112,7 +112,7 @@ const _: () = {
     assert!(UP1_SIDE == conv_transpose_out_side(FC_SIDE));
     assert!(OUT_SIDE == conv_transpose_out_side(UP1_SIDE));
     assert!(
-        KERNEL % STRIDE == 0,
+        KERNEL.is_multiple_of(STRIDE),
         "every output pixel must see the same number of taps"
     );
     assert!(taps_1d(FC_SIDE, UP1_SIDE) == 26);

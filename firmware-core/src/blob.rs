@@ -95,11 +95,9 @@ const _: () = assert!(
         < i32::MAX as i64
 );
 
-const CRC32: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-
-/// CRC-32/ISO-HDLC of `bytes`, as used by the trailer.
+/// CRC-32/ISO-HDLC of `bytes`, as used by the trailer (four bytes per step; see `crc32.rs`).
 pub fn checksum(bytes: &[u8]) -> u32 {
-    CRC32.checksum(bytes)
+    crate::crc32::checksum(bytes)
 }
 
 /// Real value of one int8 step of each activation tensor.

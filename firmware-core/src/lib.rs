@@ -34,26 +34,29 @@
 //!
 //! # Guarantees
 //!
-//! No `unsafe` outside the Cortex-M4/M7 dot-product kernels (`asm!`, compiled only for Arm targets
-//! with the DSP extension, soundness argued next to them; the safe scalar kernels serve every
-//! other target and are the reference they are tested against), no heap outside `export`, and
-//! no panics reachable from blob contents: after
-//! [`Generator::new`] succeeds, inference cannot fail, and every slice access in the device code
-//! is an iterator, `get` or a fixed-size array (enforced with Clippy's `indexing_slicing`,
-//! `unwrap_used`, `expect_used` and `panic` lints).
+//! No `unsafe` outside the assembly kernels (compiled only for Arm targets: the Cortex-M4/M7
+//! `SXTB16`/`SMLAD` kernels, the Cortex-M3 packed-`MLA` kernels, the Cortex-M0 `MULS` kernels
+//! and the blob-CRC loop on Cortex-M3/M4/M7; soundness argued next to each; the safe scalar kernels serve every other target and are the reference
+//! they are tested against), no heap outside `export`, and no panics reachable from blob
+//! contents: after [`Generator::new`] succeeds, inference cannot fail, and every slice access in
+//! the device code is an iterator, `get` or a fixed-size array (enforced with Clippy's
+//! `indexing_slicing`, `unwrap_used`, `expect_used` and `panic` lints).
 //!
 //! # Resources
 //!
 //! Per digit: [`arch::MACS_PER_DIGIT`] = 1 578 112 multiply-accumulates. RAM: [`Scratch::BYTES`]
-//! = 9 408 bytes of activations, a 784-byte [`Digit`] and about 1.4 KiB of stack. Flash: the blob,
-//! 147 118 bytes for the `mcu` preset (133 632 bytes of weights, 12 544 of `fc` biases).
+//! = 9 408 bytes of activations, a 784-byte [`Digit`] and about 3.5 KiB of stack (two 896-byte
+//! input-row slots for the convolution kernels among it). Flash: the blob, 147 118 bytes for the
+//! `mcu` preset (133 632 bytes of weights, 12 544 of `fc` biases).
 //!
-//! Measured in QEMU with `-icount` (release, LTO; instructions, not cycles): one digit takes
-//! 3.1 M instructions on Cortex-M4 (`thumbv7em-none-eabihf`, ≈ 1.97 per MAC: the dot products use
-//! the DSP extension's `SXTB16`/`SMLAD`, two MACs per instruction) and 10.7 M on Cortex-M0
-//! (`thumbv6m-none-eabi`, plain scalar kernel); [`Generator::new`] takes 1.0 M on Cortex-M4 and
-//! 1.2 M on Cortex-M0 (mostly the CRC). A micro:bit-sized part (Cortex-M0, 16 KiB RAM, 256 KiB
-//! flash) runs it, and every target produces bit-identical pixels.
+//! Measured in QEMU with `-icount` (release, LTO; instructions, not cycles;
+//! `docs/firmware-performance.md`): one digit takes 1.76 M instructions on Cortex-M4
+//! (`thumbv7em-none-eabihf`, 1.12 per MAC: `SMLAD`, two MACs per instruction), 2.88 M on
+//! Cortex-M3 (`thumbv7m-none-eabi`, 1.83 per MAC: `MLA` on packed channel pairs), 5.67 M on
+//! Cortex-M0 (`thumbv6m-none-eabi`, 3.59 per MAC) and 5.33 M on RISC-V (`riscv32imc`, Rust
+//! only); [`Generator::new`] takes 0.48 M on Cortex-M3/M4 (mostly the CRC). A micro:bit-sized
+//! part (Cortex-M0, 16 KiB RAM, 256 KiB flash) runs it, and every target produces bit-identical
+//! pixels.
 
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![deny(missing_docs, unsafe_code)]
@@ -69,6 +72,7 @@
 
 pub mod arch;
 pub mod blob;
+mod crc32;
 mod digit;
 pub mod draw;
 mod error;
@@ -91,3 +95,8 @@ pub use digit::Digit;
 pub use error::{BlobError, ClassError, EmitError};
 pub use generator::{Generator, Scratch};
 pub use latent::{latent_from_seed, LATENT_SCALE};
+
+/// The README's example, compiled and run as a doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

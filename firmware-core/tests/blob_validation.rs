@@ -357,7 +357,7 @@ fn mutated_blobs_never_panic() {
         for _ in 0..flips {
             // Mostly the first 64 bytes (header, descriptor, scales, length prefixes), where a flip
             // changes structure; sometimes anywhere (weights, biases, requantisers, table).
-            let span = if rng.next_u32() % 4 == 0 {
+            let span = if rng.next_u32().is_multiple_of(4) {
                 blob.len() - 4
             } else {
                 64

@@ -12,15 +12,14 @@ use firmware_demo::{DigitLine, ModelLine, SEEDS};
 
 use crate::{icount::InstructionCounter, stack};
 
-#[cfg(all(feature = "mps2-an386", not(feature = "microbit")))]
+#[cfg(feature = "mps2-an386")]
 const BOARD: &str = "mps2-an386 core=cortex-m4f";
-#[cfg(all(feature = "microbit", not(feature = "mps2-an386")))]
+#[cfg(feature = "mps2-an385")]
+const BOARD: &str = "mps2-an385 core=cortex-m3";
+#[cfg(feature = "microbit")]
 const BOARD: &str = "microbit core=cortex-m0";
-#[cfg(not(any(
-    all(feature = "mps2-an386", not(feature = "microbit")),
-    all(feature = "microbit", not(feature = "mps2-an386"))
-)))]
-compile_error!("enable exactly one board feature: `mps2-an386` or `microbit`");
+#[cfg(not(any(feature = "mps2-an386", feature = "mps2-an385", feature = "microbit")))]
+compile_error!("enable one board feature: `mps2-an386`, `mps2-an385` or `microbit`");
 
 #[entry]
 fn main() -> ! {

@@ -15,7 +15,7 @@ use cortex_m_rt::exception;
 const ICOUNT_SHIFT: u32 = 6;
 
 /// SysTick's clock in QEMU: the mps2 boards run the core at 25 MHz, the nRF51 at 16 MHz.
-#[cfg(feature = "mps2-an386")]
+#[cfg(any(feature = "mps2-an386", feature = "mps2-an385"))]
 const CORE_HZ: u64 = 25_000_000;
 #[cfg(feature = "microbit")]
 const CORE_HZ: u64 = 16_000_000;

@@ -1,8 +1,10 @@
 //! Draws digits from `firmware_core::DEFAULT_BLOB` for the seeds in [`firmware_demo::SEEDS`] and
 //! prints one report line per digit.
 //!
-//! * On a microcontroller (`--target thumbv7em-none-eabihf --features mps2-an386` or
-//!   `--target thumbv6m-none-eabi --features microbit`), under QEMU with semihosting and
+//! * On a microcontroller (`--target thumbv7em-none-eabihf --features mps2-an386`,
+//!   `--target thumbv7m-none-eabi --features mps2-an385`,
+//!   `--target thumbv6m-none-eabi --features microbit` or
+//!   `--target riscv32imc-unknown-none-elf --features riscv-virt`), under QEMU with semihosting and
 //!   `-icount shift=6,align=off,sleep=off`: also instruction counts, `Generator::new` cost and peak
 //!   stack, then exits through semihosting (status 0, or 1 if the blob is rejected or on panic).
 //! * On the host (`cargo run --release`): the reference lines the device output must match.
@@ -11,11 +13,13 @@
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "arm"))]
 mod device;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "arm"))]
 mod icount;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", target_arch = "riscv32"))]
+mod riscv;
+#[cfg(all(target_os = "none", target_arch = "arm"))]
 mod stack;
 
 /// Host: the expected report, computed by the same firmware-core code compiled for the host.

@@ -7,7 +7,7 @@ use embedded_graphics::{
         ascii::{FONT_4X6, FONT_5X8, FONT_8X13},
         MonoFont,
     },
-    pixelcolor::{BinaryColor, Gray8, Rgb565, Rgb888},
+    pixelcolor::{BinaryColor, Gray4, Gray8, Rgb565, Rgb888},
     prelude::*,
 };
 use embedded_graphics_simulator::{
@@ -23,18 +23,22 @@ pub enum DisplayKind {
     Tft,
     /// 128 × 128 greyscale OLED (SSD1327 class): `Gray8`.
     Gray,
+    /// 128 × 64 OLED with 16 greys (SSD0323), as on QEMU's `lm3s6965evb`: `Gray4`, the
+    /// firmware's own screen from `oled-screen` (arrow keys and ctrl as the board's gamepad).
+    Ssd0323,
 }
 
 impl DisplayKind {
     /// Every kind, in the order the "switch display" key cycles through them.
-    pub const ALL: [Self; 3] = [Self::Oled, Self::Tft, Self::Gray];
+    pub const ALL: [Self; 4] = [Self::Oled, Self::Tft, Self::Gray, Self::Ssd0323];
 
     /// The kind after this one.
     pub fn next(self) -> Self {
         match self {
             Self::Oled => Self::Tft,
             Self::Tft => Self::Gray,
-            Self::Gray => Self::Oled,
+            Self::Gray => Self::Ssd0323,
+            Self::Ssd0323 => Self::Oled,
         }
     }
 
@@ -44,6 +48,7 @@ impl DisplayKind {
             Self::Oled => "oled",
             Self::Tft => "tft",
             Self::Gray => "gray",
+            Self::Ssd0323 => "ssd0323",
         }
     }
 
@@ -53,6 +58,7 @@ impl DisplayKind {
             Self::Oled => "128x64 monochrome OLED",
             Self::Tft => "240x240 RGB565 TFT",
             Self::Gray => "128x128 greyscale OLED",
+            Self::Ssd0323 => "128x64 16-grey SSD0323 OLED of the lm3s6965evb",
         }
     }
 
@@ -90,19 +96,35 @@ impl DisplayKind {
                 font: &FONT_5X8,
                 compact: false,
             },
+            // oled-screen's layout (it draws this panel; the fields here size the generation).
+            Self::Ssd0323 => Layout {
+                size: oled_screen::SIZE,
+                columns: oled_screen::COLUMNS as u32,
+                rows: (oled_screen::DIGITS / oled_screen::COLUMNS) as u32,
+                digit_scale: 1,
+                spacing: oled_screen::GAP,
+                margin: 0,
+                font: &FONT_5X8,
+                compact: true,
+            },
         }
     }
 
-    /// Whether the panel can show `shading` (a 1-bit OLED has no grey levels).
+    /// Whether the panel can show `shading` (a 1-bit OLED has no grey levels; the SSD0323
+    /// screen always shows oled-screen's 16 greys).
     pub fn supports(self, shading: Shading) -> bool {
-        !(self == Self::Oled && shading == Shading::Smooth)
+        match self {
+            Self::Oled => shading != Shading::Smooth,
+            Self::Tft | Self::Gray => true,
+            Self::Ssd0323 => shading == Shading::Smooth,
+        }
     }
 
     /// The shading a device with this panel would most likely use.
     pub fn default_shading(self) -> Shading {
         match self {
             Self::Oled => Shading::Dithered,
-            Self::Tft | Self::Gray => Shading::Smooth,
+            Self::Tft | Self::Gray | Self::Ssd0323 => Shading::Smooth,
         }
     }
 
@@ -125,6 +147,8 @@ impl DisplayKind {
         match self {
             Self::Oled | Self::Gray => 3,
             Self::Tft => 2,
+            // QEMU's screendump magnifies the panel 4×.
+            Self::Ssd0323 => 4,
         }
     }
 
@@ -138,7 +162,10 @@ impl DisplayKind {
                 .scale(scale)
                 .pixel_spacing(u32::from(scale > 1))
                 .build(),
-            Self::Tft | Self::Gray => OutputSettingsBuilder::new().scale(scale).build(),
+            // Grey v is shown as v·17 in each channel, as QEMU's screendump does.
+            Self::Tft | Self::Gray | Self::Ssd0323 => {
+                OutputSettingsBuilder::new().scale(scale).build()
+            }
         }
     }
 }
@@ -209,6 +236,8 @@ pub enum Panel {
     Tft(SimulatorDisplay<Rgb565>),
     /// [`DisplayKind::Gray`].
     Gray(SimulatorDisplay<Gray8>),
+    /// [`DisplayKind::Ssd0323`].
+    Ssd0323(SimulatorDisplay<Gray4>),
 }
 
 impl Panel {
@@ -219,6 +248,7 @@ impl Panel {
             DisplayKind::Oled => Self::Oled(SimulatorDisplay::new(size)),
             DisplayKind::Tft => Self::Tft(SimulatorDisplay::new(size)),
             DisplayKind::Gray => Self::Gray(SimulatorDisplay::new(size)),
+            DisplayKind::Ssd0323 => Self::Ssd0323(SimulatorDisplay::new(size)),
         }
     }
 
@@ -228,6 +258,7 @@ impl Panel {
             Self::Oled(_) => DisplayKind::Oled,
             Self::Tft(_) => DisplayKind::Tft,
             Self::Gray(_) => DisplayKind::Gray,
+            Self::Ssd0323(_) => DisplayKind::Ssd0323,
         }
     }
 
@@ -239,6 +270,7 @@ impl Panel {
             Self::Oled(d) => frame.draw(d, &layout),
             Self::Tft(d) => frame.draw(d, &layout),
             Self::Gray(d) => frame.draw(d, &layout),
+            Self::Ssd0323(d) => frame.draw_ssd0323(d),
         };
     }
 
@@ -248,16 +280,7 @@ impl Panel {
             Self::Oled(d) => d.to_rgb_output_image(settings),
             Self::Tft(d) => d.to_rgb_output_image(settings),
             Self::Gray(d) => d.to_rgb_output_image(settings),
-        }
-    }
-
-    /// Presents the panel in `window` (and pumps its 60 fps limiter).
-    #[cfg(feature = "window")]
-    pub fn show(&self, window: &mut embedded_graphics_simulator::Window) {
-        match self {
-            Self::Oled(d) => window.update(d),
-            Self::Tft(d) => window.update(d),
-            Self::Gray(d) => window.update(d),
+            Self::Ssd0323(d) => d.to_rgb_output_image(settings),
         }
     }
 }
@@ -268,7 +291,11 @@ mod tests {
 
     #[test]
     fn every_layout_fits_its_panel_below_the_status_text() {
-        for kind in DisplayKind::ALL {
+        // The SSD0323 screen is laid out by oled-screen (rows without a gap), whose tests check it.
+        for kind in DisplayKind::ALL
+            .into_iter()
+            .filter(|&k| k != DisplayKind::Ssd0323)
+        {
             let layout = kind.layout();
             let grid = layout.grid_size();
             let origin = layout.grid_origin();
@@ -300,6 +327,11 @@ mod tests {
         for kind in DisplayKind::ALL {
             assert_eq!(DisplayKind::from_str(kind.name(), false), Ok(kind));
         }
-        assert_eq!(DisplayKind::Oled.next().next().next(), DisplayKind::Oled);
+        let mut kind = DisplayKind::Oled;
+        for expected in DisplayKind::ALL.into_iter().cycle().skip(1).take(4) {
+            kind = kind.next();
+            assert_eq!(kind, expected);
+        }
+        assert_eq!(kind, DisplayKind::Oled);
     }
 }

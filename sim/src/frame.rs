@@ -10,7 +10,7 @@ use crate::state::{Shading, State};
 use embedded_graphics::{
     image::Image,
     mono_font::MonoTextStyle,
-    pixelcolor::{BinaryColor, Gray8, Rgb565},
+    pixelcolor::{BinaryColor, Gray4, Gray8, Rgb565},
     prelude::*,
     primitives::{PrimitiveStyle, Rectangle},
     text::{Baseline, Text, TextStyleBuilder},
@@ -49,6 +49,16 @@ impl PanelColor for Gray8 {
     const TEXT: Self = Gray8::new(0xA0);
     fn smooth(value: u8, point: Point) -> Self {
         Gray.color(value, point)
+    }
+}
+
+/// The SSD0323 board's colours are oled-screen's.
+impl PanelColor for Gray4 {
+    const PAPER: Self = Gray4::BLACK;
+    const INK: Self = Gray4::WHITE;
+    const TEXT: Self = oled_screen::TEXT;
+    fn smooth(value: u8, _: Point) -> Self {
+        oled_screen::gray4(value)
     }
 }
 
@@ -153,6 +163,21 @@ impl Frame<'_> {
             lines.push(format!("{} ms/digit{build}", format_ms(t)));
         }
         lines
+    }
+
+    /// The lm3s6965evb firmware's screen (`oled-screen`, the very code the firmware runs) for the
+    /// state's seed and class, from `digits` (seeds `seed, seed + 1, …`, as
+    /// [`Model::generate`](crate::model::Model::generate) makes them). Handwritten text and
+    /// timing are not part of that screen.
+    ///
+    /// # Errors
+    ///
+    /// Whatever `target` reports.
+    pub fn draw_ssd0323<D>(&self, target: &mut D) -> Result<(), D::Error>
+    where
+        D: DrawTarget<Color = Gray4>,
+    {
+        oled_screen::draw_with_digits(target, &self.state.screen(), self.digits)
     }
 
     /// Clears `target` and draws the frame laid out per `layout`.
@@ -324,6 +349,11 @@ mod tests {
                 }
                 DisplayKind::Gray => {
                     find_text(&render::<Gray8>(&frame, kind), &layout, "3141592653")
+                }
+                DisplayKind::Ssd0323 => {
+                    let mut panel = SimulatorDisplay::<Gray4>::new(layout.size);
+                    let Ok(()) = frame.draw_ssd0323(&mut panel);
+                    find_text(&panel, &layout, "3141592653")
                 }
             };
             let at = found.unwrap_or_else(|| panic!("{kind}: seed text not found"));

@@ -1,9 +1,9 @@
-//! `--png`: the frame the window would show, written to a file without SDL or a display.
+//! `--png`: the frame the window would show, written to a file without a window or a display.
 
-use crate::display::Panel;
+use crate::display::{DisplayKind, Panel};
 use crate::frame::Frame;
 use embedded_graphics::pixelcolor::Rgb888;
-use embedded_graphics_simulator::{OutputImage, OutputSettings};
+use embedded_graphics_simulator::{OutputImage, OutputSettings, SimulatorDisplay};
 use std::{
     fmt,
     path::{Path, PathBuf},
@@ -15,6 +15,35 @@ pub fn render(frame: &Frame<'_>, settings: &OutputSettings) -> OutputImage<Rgb88
     let mut panel = Panel::new(frame.state.display);
     panel.draw(frame);
     panel.to_rgb_image(settings)
+}
+
+/// The SSD0323 board's error screen for a blob that fails validation (`oled-screen`'s, as its
+/// firmware shows it), scaled per `settings`.
+pub fn render_ssd0323_error(
+    reason: &dyn fmt::Display,
+    settings: &OutputSettings,
+) -> OutputImage<Rgb888> {
+    let mut display = SimulatorDisplay::new(DisplayKind::Ssd0323.layout().size);
+    let Ok(()) = oled_screen::draw_error(&mut display, reason);
+    display.to_rgb_output_image(settings)
+}
+
+/// [`render_ssd0323_error`] saved as a PNG at `path`.
+///
+/// # Errors
+///
+/// [`PngError`] naming the file.
+pub fn write_ssd0323_error_png(
+    reason: &dyn fmt::Display,
+    settings: &OutputSettings,
+    path: &Path,
+) -> Result<(), PngError> {
+    render_ssd0323_error(reason, settings)
+        .save_png(path)
+        .map_err(|source| PngError {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Could not write the PNG.

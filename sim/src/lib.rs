@@ -9,8 +9,8 @@
 //! * [`frame`]: state + digits → pixels on any `DrawTarget` (shared by window and PNG).
 //! * [`display`]: the simulated panels and their output settings.
 //! * [`model`]: blob loading with file-naming errors, timed generation.
-//! * [`headless`]: `--png`, no SDL needed.
-//! * `window` and `keys` (feature `window`, SDL2): the interactive window.
+//! * [`headless`]: `--png`, no window or display needed.
+//! * `window` and `keys` (feature `window`, minifb on X11): the interactive window.
 //! * [`cli`]: command-line options.
 
 #![deny(missing_docs, unsafe_code)]

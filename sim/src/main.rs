@@ -4,9 +4,10 @@ use anyhow::anyhow;
 use clap::Parser;
 use sim::{
     cli::Args,
+    display::DisplayKind,
     frame::Frame,
     headless,
-    model::{self, Blob, Model},
+    model::{self, Blob, LoadError, Model},
 };
 use std::process::ExitCode;
 
@@ -21,9 +22,17 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
+    for word in args.gamepad_keys().1 {
+        eprintln!(
+            "sim: warning: `{word}` is no gamepad button (up, down, left, right, select); ignored"
+        );
+    }
     // The blob is checked before anything is drawn: a window never opens on garbage.
     let blob = Blob::read(args.blob.as_deref())?;
-    let mut model = Model::new(&blob)?;
+    let mut model = match Model::new(&blob) {
+        Ok(model) => model,
+        Err(e) => return Err(rejected(args, e)),
+    };
     let state = args
         .initial_state(clock_seed(), model.is_conditional())
         .map_err(|e| anyhow!(e))?;
@@ -75,9 +84,27 @@ fn window(args: &Args, model: &mut Model<'_>, state: sim::state::State) -> anyho
 #[cfg(not(feature = "window"))]
 fn window(_: &Args, _: &mut Model<'_>, _: sim::state::State) -> anyhow::Result<()> {
     Err(anyhow!(
-        "this sim was built without the `window` feature (SDL2); pass --png FILE, \
-         or rebuild with default features"
+        "this sim was built without the `window` feature; pass --png FILE, or rebuild \
+         with default features"
     ))
+}
+
+/// The error for a rejected blob. With `--display ssd0323 --png` the PNG shows what the board's
+/// firmware shows then: its error screen with the reason.
+fn rejected(args: &Args, error: LoadError) -> anyhow::Error {
+    let (DisplayKind::Ssd0323, Some(path), LoadError::Invalid { source, .. }) =
+        (args.display, &args.png, &error)
+    else {
+        return error.into();
+    };
+    let settings = DisplayKind::Ssd0323.output_settings(args.scale);
+    match headless::write_ssd0323_error_png(source, &settings, path) {
+        Ok(()) => anyhow!(
+            "{error}; wrote the board's error screen to {}",
+            path.display()
+        ),
+        Err(png) => anyhow!("{error}; and {png}"),
+    }
 }
 
 /// A seed from the clock, so each run without `--seed` shows different digits (it is printed

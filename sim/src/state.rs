@@ -1,6 +1,6 @@
 //! What the simulator shows, and how each user action changes it.
 //!
-//! [`State`] is plain data and [`State::apply`] is pure: the SDL loop maps keys to [`Action`]s
+//! [`State`] is plain data and [`State::apply`] is pure: the window loop maps keys to [`Action`]s
 //! and acts on the returned [`Effect`], so every key's behaviour is testable without a window.
 
 use crate::display::DisplayKind;
@@ -33,6 +33,9 @@ pub enum Action {
     NextDisplay,
     /// Choose which digit (0–9) a class-conditional model draws.
     PickClass(u8),
+    /// A gamepad button of the SSD0323 board (`--display ssd0323`): what it does is
+    /// `oled-screen`'s state machine, the firmware's own.
+    Gamepad(oled_screen::Key),
     /// Close the simulator.
     Quit,
 }
@@ -162,8 +165,21 @@ impl State {
                 Effect::Regenerate
             }
             Action::PickClass(_) => Effect::Nothing,
+            Action::Gamepad(key) => {
+                let next = self.screen().apply(key, self.conditional);
+                if next == self.screen() {
+                    return Effect::Nothing;
+                }
+                (self.seed, self.class) = (next.seed(), next.class());
+                Effect::Regenerate
+            }
             Action::Quit => Effect::Quit,
         }
+    }
+
+    /// Seed and class as the SSD0323 firmware's screen state.
+    pub fn screen(&self) -> oled_screen::Screen {
+        oled_screen::Screen::new(self.seed, self.class)
     }
 
     fn move_seed(&mut self, delta: u32) -> Effect {
@@ -288,6 +304,11 @@ mod tests {
         s.apply(Action::NextDisplay);
         assert_eq!(
             (s.display, s.shading),
+            (DisplayKind::Ssd0323, Shading::Smooth)
+        );
+        s.apply(Action::NextDisplay);
+        assert_eq!(
+            (s.display, s.shading),
             (DisplayKind::Oled, Shading::Dithered)
         );
         assert_eq!(s.seed, 9);
@@ -308,6 +329,30 @@ mod tests {
         assert_eq!(s.apply(Action::PickClass(3)), Effect::Nothing);
         assert_eq!(s.apply(Action::PickClass(10)), Effect::Nothing);
         assert_eq!(s.class, Some(3));
+    }
+
+    #[test]
+    fn gamepad_buttons_follow_the_firmware_state_machine() {
+        use oled_screen::Key;
+        let mut s = State::new(0, DisplayKind::Ssd0323);
+        // Unconditional blob: up and down change nothing.
+        assert_eq!(s.apply(Action::Gamepad(Key::Up)), Effect::Nothing);
+        assert_eq!(s.apply(Action::Gamepad(Key::Right)), Effect::Regenerate);
+        assert_eq!(s.apply(Action::Gamepad(Key::Select)), Effect::Regenerate);
+        assert_eq!((s.seed, s.class), (9, None));
+        s.conditional = true;
+        s.apply(Action::Gamepad(Key::Up));
+        s.apply(Action::Gamepad(Key::Up));
+        s.apply(Action::Gamepad(Key::Left));
+        assert_eq!((s.seed, s.class), (8, Some(1)));
+        let keys = [Key::Right, Key::Right, Key::Down, Key::Select];
+        let screen = keys
+            .iter()
+            .fold(s.screen(), |screen, &k| screen.apply(k, true));
+        keys.iter().for_each(|&k| {
+            s.apply(Action::Gamepad(k));
+        });
+        assert_eq!(s.screen(), screen);
     }
 
     #[test]

@@ -1,16 +1,29 @@
-//! The SDL window: shows the panel, turns keys into actions, regenerates on demand.
+//! The window: shows the panel, turns keys into actions, regenerates on demand.
+//!
+//! The pixels are the image embedded-graphics-simulator renders for `--png`
+//! ([`Panel::to_rgb_image`]), copied 1:1 into a [`minifb`] window. minifb's X11 backend loads
+//! libX11 at run time, so building and testing the sim needs no system library; a desktop
+//! without X11 (or XWayland) gets a one-line error pointing to `--png`.
 
-use crate::display::Panel;
+use crate::display::{DisplayKind, Panel};
 use crate::frame::Frame;
 use crate::keys;
 use crate::model::{Model, Placed};
 use crate::state::{Action, Effect, State};
-use embedded_graphics_simulator::{SimulatorEvent, Window};
+use embedded_graphics::pixelcolor::Rgb888;
+use embedded_graphics_simulator::OutputImage;
 use firmware_core::Digit;
+use minifb::{InputCallback, Key, Scale, ScaleMode, WindowOptions as MinifbOptions};
 use std::{
+    cell::RefCell,
+    collections::HashSet,
     fmt,
+    rc::Rc,
     time::{Duration, Instant},
 };
+
+/// Frames per second at most (what `--frames` counts).
+const FPS: usize = 60;
 
 /// How the window runs.
 #[derive(Debug, Clone, Default)]
@@ -29,18 +42,31 @@ pub struct WindowOptions {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WindowError {
-    /// No X11 or Wayland display to show a window on.
+    /// No X11 display to show a window on (`DISPLAY` unset).
     NoDisplay,
+    /// The X11 display could not be used (no libX11, the connection failed, …).
+    Open {
+        /// `$DISPLAY`.
+        display: String,
+        /// What minifb reported.
+        reason: String,
+    },
     /// The blob cannot handwrite (not class-conditional).
     Class(firmware_core::ClassError),
 }
 
 impl fmt::Display for WindowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One line each: `main` prints it after "cannot open the simulator window: ".
         match self {
             Self::NoDisplay => f.write_str(
-                "no display to open a window on (DISPLAY and WAYLAND_DISPLAY are unset); \
-                 use --png FILE for a headless image",
+                "no X11 display to open a window on (DISPLAY is unset; on Wayland the window \
+                 needs XWayland); use --png FILE for a headless image",
+            ),
+            Self::Open { display, reason } => write!(
+                f,
+                "cannot use the X11 display `{display}` ({}); use --png FILE for a headless image",
+                reason.replace('\n', " ")
             ),
             Self::Class(e) => write!(f, "cannot handwrite: {e}"),
         }
@@ -53,20 +79,21 @@ impl std::error::Error for WindowError {}
 ///
 /// # Errors
 ///
-/// [`WindowError::NoDisplay`] before anything opens.
+/// [`WindowError::NoDisplay`] or [`WindowError::Open`] before anything is shown.
 pub fn run(
     model: &mut Model<'_>,
     mut state: State,
     options: &WindowOptions,
 ) -> Result<(), WindowError> {
-    check_display()?;
+    let display = x11_display()?;
+    let mut panel = Panel::new(state.display);
+    // Opened before the digits are generated, so a missing display fails fast and quietly.
+    let mut screen = Screen::open(&display, &panel, options)?;
     eprintln!("{} display, seed {}", state.display, state.seed);
     eprint!("{}", keys::help());
     let mut digits = Vec::new();
     let mut timing = regenerate(model, &state, &mut digits);
     let mut written = handwrite(model, &state)?;
-    let mut panel = Panel::new(state.display);
-    let mut window = new_window(&panel, options);
     let mut dirty = true;
     let started = Instant::now();
 
@@ -79,9 +106,12 @@ pub fn run(
                 timing: shown,
                 text: written.as_ref().map(|(_, placed)| placed.as_slice()),
             });
+            screen.set_image(&panel.to_rgb_image(&screen.kind.output_settings(options.scale)));
             dirty = false;
         }
-        panel.show(&mut window);
+        if !screen.show()? {
+            return Ok(()); // the close button
+        }
         let out_of_frames = options.frames.is_some_and(|n| frame_number >= n);
         let out_of_time = options.exit_after.is_some_and(|t| started.elapsed() >= t);
         if out_of_frames || out_of_time {
@@ -95,8 +125,7 @@ pub fn run(
                 dirty = true;
             }
         }
-        let actions: Vec<Action> = window.events().filter_map(action_of).collect();
-        for action in actions {
+        for action in screen.actions() {
             match state.apply(action) {
                 Effect::Nothing => {}
                 Effect::Redraw => dirty = true,
@@ -106,11 +135,11 @@ pub fn run(
                     dirty = true;
                 }
                 Effect::Reopen => {
-                    // The panel size changes, and a simulator window keeps its first size.
-                    // `Window::new` opens nothing until the first update, so the old SDL window
-                    // is gone (dropped here) before the next one is created.
+                    // The panel size changes: a new window of the new size replaces the old one.
+                    // The new one opens first: an X server whose last client disconnects resets
+                    // itself and refuses connections meanwhile (Xvfb, a bare `xinit`).
                     panel = Panel::new(state.display);
-                    window = new_window(&panel, options);
+                    screen = Screen::open(&display, &panel, options)?;
                     timing = regenerate(model, &state, &mut digits);
                     written = handwrite(model, &state)?;
                     dirty = true;
@@ -123,23 +152,119 @@ pub fn run(
     Ok(())
 }
 
-/// A key press (repeats only for actions that make sense held down) or the close button.
-fn action_of(event: SimulatorEvent) -> Option<Action> {
-    match event {
-        SimulatorEvent::Quit => Some(Action::Quit),
-        SimulatorEvent::KeyDown {
-            keycode, repeat, ..
-        } => keys::action_for(keycode).filter(|a| !repeat || a.repeats()),
-        _ => None,
+/// One minifb window showing one panel's image, and the key presses it received.
+struct Screen {
+    window: minifb::Window,
+    kind: DisplayKind,
+    /// 0RGB pixels, row-major, `width × height`.
+    pixels: Vec<u32>,
+    width: usize,
+    height: usize,
+    presses: Rc<RefCell<Vec<Press>>>,
+}
+
+impl Screen {
+    fn open(display: &str, panel: &Panel, options: &WindowOptions) -> Result<Self, WindowError> {
+        let kind = panel.kind();
+        // The window is exactly as large as the simulator's output image, shown unscaled.
+        let size = panel
+            .to_rgb_image(&kind.output_settings(options.scale))
+            .as_image_buffer()
+            .dimensions();
+        let (width, height) = (size.0 as usize, size.1 as usize);
+        // minifb cannot retitle a window, so the title names the panel and the seed is drawn on
+        // the panel itself.
+        let title = format!("sim: {} ({kind})", kind.description());
+        let mut window = minifb::Window::new(
+            &title,
+            width,
+            height,
+            MinifbOptions {
+                resize: false,
+                scale: Scale::X1,
+                scale_mode: ScaleMode::UpperLeft,
+                ..MinifbOptions::default()
+            },
+        )
+        .map_err(|e| WindowError::Open {
+            display: display.to_owned(),
+            reason: e.to_string(),
+        })?;
+        window.set_target_fps(FPS);
+        let presses = Rc::new(RefCell::new(Vec::new()));
+        window.set_input_callback(Box::new(KeyRecorder {
+            presses: Rc::clone(&presses),
+            held: HashSet::new(),
+        }));
+        Ok(Screen {
+            window,
+            kind,
+            pixels: vec![0; width * height],
+            width,
+            height,
+            presses,
+        })
+    }
+
+    /// Replaces the shown pixels with `image` (the window's own size, by construction).
+    fn set_image(&mut self, image: &OutputImage<Rgb888>) {
+        let buffer = image.as_image_buffer();
+        debug_assert_eq!(buffer.dimensions(), (self.width as u32, self.height as u32));
+        for (out, pixel) in self.pixels.iter_mut().zip(buffer.pixels()) {
+            let [r, g, b] = pixel.0;
+            *out = u32::from_be_bytes([0, r, g, b]);
+        }
+    }
+
+    /// Presents the pixels, waits for the frame rate and collects input. `false` once the user
+    /// closed the window.
+    fn show(&mut self) -> Result<bool, WindowError> {
+        self.window
+            .update_with_buffer(&self.pixels, self.width, self.height)
+            .map_err(|e| WindowError::Open {
+                display: std::env::var("DISPLAY").unwrap_or_default(),
+                reason: e.to_string(),
+            })?;
+        Ok(self.window.is_open())
+    }
+
+    /// The actions of the keys pressed since the last call, in order.
+    fn actions(&mut self) -> Vec<Action> {
+        self.presses
+            .borrow_mut()
+            .drain(..)
+            .filter_map(|press| {
+                keys::action_for(press.key, self.kind).filter(|a| !press.repeat || a.repeats())
+            })
+            .collect()
     }
 }
 
-fn new_window(panel: &Panel, options: &WindowOptions) -> Window {
-    let kind = panel.kind();
-    // The simulator cannot retitle a window, so the title names the panel and the seed is
-    // drawn on the panel itself.
-    let title = format!("sim: {} ({kind})", kind.description());
-    Window::new(&title, &kind.output_settings(options.scale))
+/// One key going down; `repeat` when it was already held (auto-repeat).
+#[derive(Debug, Clone, Copy)]
+struct Press {
+    key: Key,
+    repeat: bool,
+}
+
+/// Records every key press as it arrives. minifb's polled key state would miss a key pressed
+/// and released between two frames (as `xdotool key` does).
+struct KeyRecorder {
+    presses: Rc<RefCell<Vec<Press>>>,
+    held: HashSet<Key>,
+}
+
+impl InputCallback for KeyRecorder {
+    fn add_char(&mut self, _: u32) {}
+
+    fn set_key_state(&mut self, key: Key, down: bool) {
+        if down {
+            let repeat = !self.held.insert(key);
+            self.presses.borrow_mut().push(Press { key, repeat });
+        } else {
+            self.held.remove(&key);
+        }
+    }
 }
 
 /// The state's text (if any) in handwriting at the panel's digit scale, with the string it shows.
@@ -167,14 +292,50 @@ fn regenerate(model: &mut Model<'_>, state: &State, digits: &mut Vec<Digit>) -> 
     timing
 }
 
-/// Without a display server SDL either fails obscurely or silently draws nowhere; say so
-/// plainly instead (an explicit `SDL_VIDEODRIVER` is trusted).
-fn check_display() -> Result<(), WindowError> {
-    if cfg!(all(unix, not(target_os = "macos"))) {
-        let set = |name| std::env::var_os(name).is_some_and(|v| !v.is_empty());
-        if !set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("SDL_VIDEODRIVER") {
-            return Err(WindowError::NoDisplay);
+/// `$DISPLAY`, the X11 display the window opens on. Without it, say so plainly (instead of an
+/// obscure Xlib failure).
+fn x11_display() -> Result<String, WindowError> {
+    std::env::var("DISPLAY")
+        .ok()
+        .filter(|d| !d.is_empty())
+        .ok_or(WindowError::NoDisplay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorder_keeps_quick_presses_and_marks_auto_repeat() {
+        let presses = Rc::new(RefCell::new(Vec::new()));
+        let mut recorder = KeyRecorder {
+            presses: Rc::clone(&presses),
+            held: HashSet::new(),
+        };
+        // Pressed and released before the next frame; then held down with auto-repeat.
+        recorder.set_key_state(Key::Key7, true);
+        recorder.set_key_state(Key::Key7, false);
+        recorder.set_key_state(Key::Right, true);
+        recorder.set_key_state(Key::Right, true);
+        let seen: Vec<(Key, bool)> = presses.borrow().iter().map(|p| (p.key, p.repeat)).collect();
+        assert_eq!(
+            seen,
+            [(Key::Key7, false), (Key::Right, false), (Key::Right, true)]
+        );
+    }
+
+    #[test]
+    fn errors_are_one_line_and_point_to_png() {
+        let errors = [
+            WindowError::NoDisplay,
+            WindowError::Open {
+                display: ":99".into(),
+                reason: "XOpenDisplay failed\n".into(),
+            },
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert!(!text.contains('\n') && text.contains("--png"), "{text}");
         }
     }
-    Ok(())
 }

@@ -69,17 +69,27 @@ fn same_seed_same_png_and_seed_is_reported() {
 
 #[cfg(feature = "window")]
 #[test]
-fn window_without_a_display_fails_loudly() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim"))
-        .args(["--exit-after-ms", "100"])
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("SDL_VIDEODRIVER")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(stderr.contains("no display"), "{stderr}");
+fn window_without_a_display_fails_in_one_line_pointing_to_png() {
+    // No display at all, then one that cannot be reached.
+    for display in [None, Some(":9999")] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sim"));
+        cmd.args(["--exit-after-ms", "100"])
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY");
+        if let Some(display) = display {
+            cmd.env("DISPLAY", display);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{display:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{display:?}: {stderr}");
+        assert!(stderr.contains("--png"), "{display:?}: {stderr}");
+        let expected = match display {
+            None => "no X11 display",
+            Some(d) => d,
+        };
+        assert!(stderr.contains(expected), "{display:?}: {stderr}");
+    }
 }
 
 #[cfg(not(feature = "window"))]
@@ -177,4 +187,71 @@ fn assert_refused_with_an_unconditional_blob(args: &[&str]) {
     assert!(!out.status.success());
     assert!(stderr.contains("class-conditional"), "{stderr}");
     assert!(!png.exists());
+}
+
+/// RGB pixels of a PNG the sim wrote.
+fn pixels(path: &Path) -> image::RgbImage {
+    image::open(path).unwrap().to_rgb8()
+}
+
+#[test]
+fn ssd0323_png_is_qemus_size_and_greys_and_keys_change_it() {
+    let (start, moved) = (tmp("ssd0323-start.png"), tmp("ssd0323-moved.png"));
+    let out = sim(&["--display", "ssd0323", "--png", start.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = pixels(&start);
+    // QEMU's screendump: 4 × 4 blocks, grey v shown as v·17.
+    assert_eq!(image.dimensions(), (512, 256));
+    assert!(image
+        .pixels()
+        .all(|p| p[0] % 17 == 0 && p[0] == p[1] && p[1] == p[2]));
+    assert!(image.pixels().any(|p| p[0] == 255), "full-white ink");
+
+    let out = sim(&[
+        "--display",
+        "ssd0323",
+        "--keys",
+        "right,nonsense,select",
+        "--png",
+        moved.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("`nonsense` is no gamepad button"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("seed 9)"), "{stderr}");
+    assert_ne!(pixels(&moved), image);
+}
+
+#[test]
+fn ssd0323_shows_the_boards_error_screen_for_a_bad_blob() {
+    let blob = tmp("ssd0323-bad.postcard");
+    std::fs::write(&blob, [0x5a_u8; 256]).unwrap();
+    let png = tmp("ssd0323-error.png");
+    let _ = std::fs::remove_file(&png);
+    let out = sim(&[
+        "--display",
+        "ssd0323",
+        "--blob",
+        blob.to_str().unwrap(),
+        "--png",
+        png.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the blob is still refused");
+    assert!(stderr.contains("CRC mismatch"), "{stderr}");
+    assert!(stderr.contains("error screen"), "{stderr}");
+    let image = pixels(&png);
+    assert_eq!(image.dimensions(), (512, 256));
+    // Title and reason: lit rows at the top, several text lines.
+    let lit_rows = (0..256)
+        .filter(|&y| (0..512).any(|x| image.get_pixel(x, y)[0] > 0))
+        .count();
+    assert!(lit_rows > 4 * 20, "{lit_rows} lit rows");
 }

@@ -3,41 +3,23 @@
 
 use firmware_core::export::{latent_f32_from_seed, pixels_from_tanh, psnr};
 use firmware_core::{Digit, Generator, Scratch, OUT_PIXELS};
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
-use trainer::data::{load_split, parse_images, Dataset, Split};
+use trainer::data::{load_split, locate, parse_images, Dataset, Locator, Split};
 use trainer::export::{export_run, ExportError};
 use trainer::models::ModelKind;
 use trainer::sample::generate_latents;
 use trainer::train::{train, Checkpoint, Progress, RunDir, TrainConfig};
 
+/// The real MNIST training set, obtained exactly as the trainer obtains it for a user:
+/// `$MNIST_DIR`, else the cache, else a download into the cache.
 fn train_set() -> &'static Dataset {
     static SET: OnceLock<Dataset> = OnceLock::new();
     SET.get_or_init(|| {
-        let dir = std::env::var_os("MNIST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist")
-            });
-        load_split(&dir, Split::Train).expect("real MNIST training set")
+        let source = locate(&Locator::from_env(None))
+            .unwrap_or_else(|e| panic!("the tests need the real MNIST set: {e}"));
+        load_split(source.dir(), Split::Train).expect("real MNIST training set")
     })
-}
-
-/// The real MNIST set: `$MNIST_DIR`, else the copy beside the repository (CI), else the
-/// trainer's own lookup (cache, then download), as on a user's machine.
-pub fn mnist_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MNIST_DIR") {
-        return PathBuf::from(dir);
-    }
-    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist");
-    if shared.is_dir() {
-        return shared;
-    }
-    trainer::data::locate(&trainer::data::Locator::from_env(None))
-        .expect("MNIST: set MNIST_DIR or allow the download")
-        .dir()
-        .to_owned()
 }
 
 fn trained_run(model: ModelKind, iterations: u64) -> (tempfile::TempDir, RunDir) {

@@ -1,23 +1,20 @@
-//! Faults from outside, each with a clear error and nothing lost: a download cut off half-way,
-//! SIGKILL while a checkpoint or the firmware blob is being written, a full disk (a file-size
-//! limit), corrupt or foreign checkpoints on the command line, and Ctrl-C. Faults of the process
-//! run the real `trainer` binary; runs are a few iterations of small models.
+//! Faults from outside, each with a clear error and nothing lost: SIGKILL while a checkpoint or
+//! the firmware blob is being written, a full disk (a file-size limit), corrupt or foreign
+//! checkpoints on the command line, and Ctrl-C. Faults of the process run the real `trainer`
+//! binary; runs are a few iterations of small models. Downloads cut off half-way are in
+//! `mnist_download.rs`.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::AtomicBool;
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use trainer::data::{
-    download_from, find_file, load_split, locate, DataError, Locator, Sources, Split,
-};
 use trainer::fsutil::PAUSE_WRITE_ENV;
 use trainer::train::{train, Checkpoint, Progress, RunDir};
 
@@ -465,169 +462,4 @@ fn plain(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_trainer"));
     cmd.args(args).env_remove(PAUSE_WRITE_ENV);
     cmd
-}
-
-// ---------------------------------------------------------------------------------------------
-// A download cut off half-way
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Reply {
-    Whole,
-    /// Announces the full length, sends half and closes.
-    HalfOfLength,
-    /// No length announced (the body ends when the connection closes): half a file looks
-    /// complete to HTTP.
-    HalfUndeclared,
-}
-
-/// A one-connection-at-a-time HTTP server for the MNIST `.gz` files; `reply(name)` decides what
-/// each request gets. Returns its base URL and the log of requested names.
-fn mirror(reply: fn(&str) -> Reply) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let log_in = Arc::clone(&log);
-    let data = common::mnist_dir();
-    // Detached: it lives as long as the test binary.
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            serve_one(stream, &data, reply, &log_in);
-        }
-    });
-    (url, log)
-}
-
-fn serve_one(
-    mut stream: TcpStream,
-    data: &Path,
-    reply: fn(&str) -> Reply,
-    log: &Mutex<Vec<String>>,
-) {
-    let mut request = Vec::new();
-    let mut byte = [0u8];
-    while !request.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-        request.push(byte[0]);
-    }
-    let request = String::from_utf8_lossy(&request);
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let name = path
-        .trim_start_matches('/')
-        .trim_end_matches(".gz")
-        .to_owned();
-    log.lock().unwrap().push(name.clone());
-    let Some(file) = find_file(data, &name) else {
-        let _ = stream
-            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        return;
-    };
-    let body = std::fs::read(file).unwrap();
-    let how = reply(&name);
-    let header = match how {
-        Reply::Whole | Reply::HalfOfLength => format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        ),
-        Reply::HalfUndeclared => "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_owned(),
-    };
-    let sent = match how {
-        Reply::Whole => &body[..],
-        Reply::HalfOfLength | Reply::HalfUndeclared => &body[..body.len() / 2],
-    };
-    let _ = stream.write_all(header.as_bytes());
-    let _ = stream.write_all(sent);
-    // Dropping the stream closes the connection mid-file.
-}
-
-/// Every file name in `dir` (temp files included).
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
-}
-
-fn download(cache: &Path, mirror: &str) -> Result<(), DataError> {
-    download_from(
-        cache,
-        &Sources {
-            mirrors: &[mirror],
-            npm_package: None,
-        },
-    )
-}
-
-#[test]
-fn interrupted_downloads_leave_no_partial_file_and_a_retry_fetches_only_the_rest() {
-    let tmp = tempfile::tempdir().unwrap();
-    let cache = tmp.path().join("cache");
-    let offline = Locator {
-        flag: None,
-        env: None,
-        cache: cache.clone(),
-        allow_download: false,
-    };
-
-    // 1. The connection drops half-way through the labels, with their length announced.
-    let (url, log) = mirror(|name| match name {
-        "train-labels-idx1-ubyte" => Reply::HalfOfLength,
-        _ => Reply::Whole,
-    });
-    let err = download(&cache, &url).unwrap_err().to_string();
-    assert!(
-        err.contains(&format!("{url}train-labels-idx1-ubyte.gz"))
-            && err.contains("closed before all bytes were read"),
-        "{err}"
-    );
-    // The complete, verified file is kept; nothing of the partial one is.
-    assert_eq!(listing(&cache), ["train-images-idx3-ubyte.gz"]);
-    let err = locate(&offline).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::Missing {
-                name: "train-labels-idx1-ubyte",
-                ..
-            }
-        ),
-        "{err}"
-    );
-
-    // 2. No length announced: half a file arrives "complete" and verification rejects it.
-    let (url, log2) = mirror(|name| match name {
-        "train-labels-idx1-ubyte" => Reply::HalfUndeclared,
-        _ => Reply::Whole,
-    });
-    let err = download(&cache, &url).unwrap_err().to_string();
-    assert!(
-        err.contains(&format!("{url}train-labels-idx1-ubyte.gz"))
-            && err.contains("download rejected, not stored")
-            && err.contains("corrupt gzip data"),
-        "{err}"
-    );
-    assert_eq!(listing(&cache), ["train-images-idx3-ubyte.gz"]);
-    assert_eq!(
-        *log2.lock().unwrap(),
-        ["train-labels-idx1-ubyte"],
-        "kept file not refetched"
-    );
-
-    // 3. A working mirror: only the three missing files are fetched, and the set loads.
-    let (url, log3) = mirror(|_| Reply::Whole);
-    download(&cache, &url).unwrap();
-    assert_eq!(
-        *log3.lock().unwrap(),
-        [
-            "train-labels-idx1-ubyte",
-            "t10k-images-idx3-ubyte",
-            "t10k-labels-idx1-ubyte"
-        ]
-    );
-    assert_eq!(listing(&cache).len(), 4, "{:?}", listing(&cache));
-    assert_eq!(load_split(&cache, Split::Train).unwrap().len(), 60_000);
-    assert_eq!(load_split(&cache, Split::Test).unwrap().len(), 10_000);
-    assert_eq!(locate(&offline).unwrap().dir(), cache);
-    assert_eq!(log.lock().unwrap().len(), 2);
 }

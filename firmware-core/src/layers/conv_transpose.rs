@@ -3,41 +3,43 @@
 //! Semantics (PyTorch): `out[co][oy][ox] = bias[co] + Σ w[ci][co][ky][kx] · x[ci][iy][ix]` over all
 //! `ci, ky, kx` with `oy = iy·STRIDE − PADDING + ky` (and likewise for `x`).
 //!
-//! Layouts chosen for a gather loop: activations are HWC (`x[(iy·IN + ix)·CIN + ci]`), weights
-//! `[ky][kx][co][ci]`. For one output pixel, each valid tap `(ky, kx)` then contributes
-//! `COUT` dot products of two contiguous `CIN`-byte vectors, and all `COUT` accumulators of the
-//! pixel live on the stack (`4·COUT` bytes) — no full-size `i32` output buffer is needed.
+//! Layouts: activations are HWC (`x[(iy·IN + ix)·CIN + ci]`), weights `[ky][kx][co][ci]`, so
+//! the weights of one tap and output channel are `CIN` contiguous bytes.
 //!
-//! Valid taps: `ky ≡ oy + PADDING (mod STRIDE)` and `iy = (oy + PADDING − ky) / STRIDE` inside the
-//! input; with kernel 4 and stride 2 that is at most 2 × 2 taps per output pixel.
+//! # How the work is cut
 //!
-//! Speed: each tap's `CIN`-vector goes through [`Prepared`], which on Cortex-M4/M7 splits it into
-//! 16-bit lanes once and then runs all `COUT` weight rows through the `SXTB16`/`SMLAD` kernel,
-//! two rows per pass (≈ 1.4 instructions per MAC; see `layers::dsp`). A single output channel
-//! (`up2`) skips the splitting and uses the one-row kernel (≈ 2 per MAC). Other targets run the
-//! plain scalar dot product (two byte loads and a multiply-add per MAC). Accumulation wraps
-//! (`wrapping_add`, and `SMLAD` is modulo 2³² too): with validated biases
-//! (≤ [`BIAS_LIMIT`](crate::blob::BIAS_LIMIT)) it never wraps, and without validation it still
-//! cannot panic.
+//! With kernel 4, stride 2 and padding 1, output row `2m − 1` reads input rows `m` (tap `ky` = 0)
+//! and `m − 1` (`ky` = 2), and output row `2m` reads the same two rows (`ky` = 1 and 3). Along
+//! a row likewise: output column `2j` reads input column `j` (`kx` = 1) and `j − 1` (`kx` = 3),
+//! column `2j + 1` reads `j + 1` (`kx` = 0) and `j` (`kx` = 2). So for one output row, one
+//! output channel and one column parity, every tap `(ky, kx)` is one weight row times a run of
+//! consecutive input pixels of one input row, accumulated into consecutive outputs of that
+//! parity: exactly what a [`tap`](super::tap) kernel computes, with runs of 6 or 7 pixels at
+//! our shapes (7 input columns for `up1`, 14 for `up2` split 7 + 7 or 7 + 6). Taps that fall
+//! outside the input are never computed.
+//!
+//! The loop walks `m` from 0 to `IN`, copies input row `m` once into the slot the kernels read
+//! (`Rows::load`, ring of two), and then finishes output rows `2m − 1` and `2m`: per output
+//! channel and parity, the accumulators (one per output column of that parity, ≤ 14 `i32` on the
+//! stack) start at the bias, collect ≤ 4 taps and go through the epilogue. No full-size `i32`
+//! output buffer is needed; the extra RAM is the two row slots.
+//!
+//! Accumulation wraps (`wrapping_add`, and the assembly kernels are modulo 2³² too): with
+//! validated biases (≤ [`BIAS_LIMIT`](crate::blob::BIAS_LIMIT)) it never wraps, and without
+//! validation it still cannot panic.
 
-use super::{dot, read_i32, Prepared, QuantLayer};
+use super::tap::{Rows, MAX_RUN};
+use super::{read_i32, QuantLayer};
 use crate::arch::{KERNEL, PADDING, STRIDE};
-use crate::requant::Requant;
-
-/// The `(k, i)` pairs (kernel index, input index) that feed output index `o` along one axis.
-#[inline(always)]
-fn taps<const IN_SIDE: usize>(o: usize) -> impl Iterator<Item = (usize, usize)> {
-    let first = (o + PADDING) % STRIDE;
-    (first..KERNEL).step_by(STRIDE).filter_map(move |k| {
-        // Divisible by STRIDE by the choice of `first`; negative means above/left of the input.
-        let i = (o + PADDING).checked_sub(k)? / STRIDE;
-        (i < IN_SIDE).then_some((k, i))
-    })
-}
+use crate::requant::ChannelRequant;
 
 /// Computes every output `(oy, ox, co)` in HWC order and stores
-/// `epilogue(accumulator, requant[co])` there.
-#[inline]
+/// `epilogue(accumulator, requant[co])` there. Inputs must be ReLU outputs (`0..=127`), as
+/// both layers' are (the Cortex-M0 kernel relies on it).
+#[inline(never)]
+// Index arithmetic only, on loop indices bounded by the layer constants (m ≤ IN_SIDE ≤ 14,
+// ky, kx < 4, co < COUT, CIN ≤ 64): no sum or product comes near usize::MAX.
+#[allow(clippy::arithmetic_side_effects)]
 pub(crate) fn forward<
     T,
     const CIN: usize,
@@ -48,45 +50,126 @@ pub(crate) fn forward<
     input: &[i8],
     layer: &QuantLayer<'_>,
     out: &mut [T],
-    mut epilogue: impl FnMut(i32, Requant) -> T,
+    mut epilogue: impl FnMut(i32, ChannelRequant) -> T,
 ) {
     const {
-        assert!(OUT_SIDE == (IN_SIDE - 1) * STRIDE + KERNEL - 2 * PADDING);
-        assert!(CIN > 0 && COUT > 0);
+        assert!(
+            KERNEL == 4 && STRIDE == 2 && PADDING == 1,
+            "the cut above assumes these"
+        );
+        assert!(OUT_SIDE == 2 * IN_SIDE);
+        assert!(CIN > 0 && COUT > 0 && IN_SIDE > 0);
+        assert!(IN_SIDE <= 2 * MAX_RUN);
     }
-    let tap_len = COUT * CIN;
-    for (oy, out_row) in out.chunks_exact_mut(OUT_SIDE * COUT).enumerate() {
-        for (ox, out_px) in out_row.chunks_exact_mut(COUT).enumerate() {
-            let mut acc = [0i32; COUT];
-            for (a, b) in acc.iter_mut().zip(layer.bias.chunks_exact(4)) {
-                *a = read_i32(b);
+    let requants = layer.requant.prepare::<COUT>();
+    let mut biases = [0i32; COUT];
+    for (b, bytes) in biases.iter_mut().zip(layer.bias.chunks_exact(4)) {
+        *b = read_i32(bytes);
+    }
+    // The weight rows of each tap (ky, kx): COUT rows of CIN bytes.
+    let mut tap_rows: [&[u8]; KERNEL * KERNEL] = [&[]; KERNEL * KERNEL];
+    for (rows, bytes) in tap_rows
+        .iter_mut()
+        .zip(layer.weights.chunks_exact(COUT * CIN))
+    {
+        *rows = bytes;
+    }
+    let row_of = |ky: usize, kx: usize, co: usize| -> Option<&[u8; CIN]> {
+        let rows = tap_rows.get(ky * KERNEL + kx)?;
+        rows.get(co * CIN..)?.first_chunk::<CIN>()
+    };
+    let mut rows = Rows::new();
+    let mut out_rows = out.chunks_exact_mut(OUT_SIDE * COUT);
+    let mut in_rows = input.chunks_exact(IN_SIDE * CIN);
+    for m in 0..=IN_SIDE {
+        if let Some(row) = in_rows.next() {
+            rows.load::<CIN, IN_SIDE>(m, row);
+        }
+        // Output rows 2m − 1 (taps ky = 0 on input row m, ky = 2 on row m − 1) and 2m (ky = 1,
+        // 3). Row m is in slot m % 2, row m − 1 in slot (m + 1) % 2.
+        for (first_ky, oy_exists) in [(0, m > 0), (1, m < IN_SIDE)] {
+            if !oy_exists {
+                continue;
             }
-            for (ky, iy) in taps::<IN_SIDE>(oy) {
-                for (kx, ix) in taps::<IN_SIDE>(ox) {
-                    let x_at = (iy * IN_SIDE + ix) * CIN;
-                    let w_at = (ky * KERNEL + kx) * tap_len;
-                    let (Some(x), Some(w)) = (
-                        input
-                            .get(x_at..x_at + CIN)
-                            .and_then(|x| <&[i8; CIN]>::try_from(x).ok()),
-                        layer.weights.get(w_at..w_at + tap_len),
-                    ) else {
+            let Some(out_row) = out_rows.next() else {
+                return;
+            };
+            let row_taps = [(first_ky, m, m < IN_SIDE), (first_ky + 2, m + 1, m > 0)];
+            for (co, (&bias, &requant)) in biases.iter().zip(&requants).enumerate() {
+                // Even output columns 2j: kx = 1 reads column j, kx = 3 column j − 1.
+                let mut even = [bias; IN_SIDE];
+                // Odd output columns 2j + 1: kx = 0 reads column j + 1, kx = 2 column j.
+                let mut odd = [bias; IN_SIDE];
+                for &(ky, slot, exists) in &row_taps {
+                    if !exists {
                         continue;
-                    };
-                    if COUT == 1 {
-                        // One row: nothing to share, so no splitting ahead of time.
-                        let row = w.get(..CIN).and_then(|r| <&[u8; CIN]>::try_from(r).ok());
-                        if let (Some(a), Some(row)) = (acc.first_mut(), row) {
-                            *a = dot(*a, row, x);
-                        }
-                    } else {
-                        Prepared::new(x).accumulate_rows(&mut acc, w);
+                    }
+                    if let Some(w) = row_of(ky, 1, co) {
+                        shifted_tap::<CIN, IN_SIDE, 0>(&rows, slot, &mut even, w);
+                    }
+                    if let Some(w) = row_of(ky, 3, co) {
+                        shifted_tap::<CIN, IN_SIDE, -1>(&rows, slot, &mut even, w);
+                    }
+                    if let Some(w) = row_of(ky, 0, co) {
+                        shifted_tap::<CIN, IN_SIDE, 1>(&rows, slot, &mut odd, w);
+                    }
+                    if let Some(w) = row_of(ky, 2, co) {
+                        shifted_tap::<CIN, IN_SIDE, 0>(&rows, slot, &mut odd, w);
+                    }
+                }
+                // Output columns 2j and 2j + 1 are neighbours: one pass over the pairs.
+                let pairs = out_row.chunks_exact_mut(2 * COUT);
+                for (pair, (&e, &o)) in pairs.zip(even.iter().zip(&odd)) {
+                    if let Some(px) = pair.get_mut(co) {
+                        *px = epilogue(e, requant);
+                    }
+                    if let Some(px) = pair.get_mut(COUT + co) {
+                        *px = epilogue(o, requant);
                     }
                 }
             }
-            for ((o, &a), requant) in out_px.iter_mut().zip(&acc).zip(layer.requant.iter()) {
-                *o = epilogue(a, requant);
+        }
+    }
+}
+
+/// Adds one tap to the accumulators of one output row, channel and column parity:
+/// accumulator `j` gets input column `j + D` (`D` ∈ {−1, 0, 1}) wherever that exists, in runs
+/// of at most [`MAX_RUN`] pixels. `D` is a constant so that every run's bounds fold away.
+#[inline(always)]
+// Run bounds only: every value is at most IN_SIDE ≤ 14 (`done ≤ len ≤ IN_SIDE`).
+#[allow(clippy::arithmetic_side_effects)]
+fn shifted_tap<const CIN: usize, const IN_SIDE: usize, const D: isize>(
+    rows: &Rows,
+    slot: usize,
+    acc: &mut [i32; IN_SIDE],
+    w: &[u8; CIN],
+) {
+    // D = −1: accumulators 1.. read columns 0..; D = 1: accumulators ..IN − 1 read columns 1..
+    let (skip, first_column, len) = match D {
+        -1 => (1, 0, IN_SIDE - 1),
+        1 => (0, 1, IN_SIDE - 1),
+        _ => (0, 0, IN_SIDE),
+    };
+    let mut done = 0;
+    while done < len {
+        let (at, first) = (skip + done, first_column + done);
+        let left = len - done;
+        if left >= MAX_RUN {
+            if let Some(run) = acc.get_mut(at..).and_then(|a| a.first_chunk_mut::<7>()) {
+                rows.tap::<CIN, IN_SIDE, 7>(slot, run, w, first);
             }
+            done += MAX_RUN;
+        } else if left == 6 {
+            if let Some(run) = acc.get_mut(at..).and_then(|a| a.first_chunk_mut::<6>()) {
+                rows.tap::<CIN, IN_SIDE, 6>(slot, run, w, first);
+            }
+            done += 6;
+        } else {
+            // Other run lengths only occur at test shapes: one pixel at a time.
+            if let Some(run) = acc.get_mut(at..).and_then(|a| a.first_chunk_mut::<1>()) {
+                rows.tap::<CIN, IN_SIDE, 1>(slot, run, w, first);
+            }
+            done += 1;
         }
     }
 }
@@ -154,16 +237,6 @@ mod tests {
     }
 
     #[test]
-    fn taps_follow_the_definition() {
-        let collect = |o| taps::<7>(o).collect::<Vec<_>>();
-        // oy = 2·iy − 1 + ky
-        assert_eq!(collect(0), [(1, 0)]); // iy = 0, ky = 1 (ky = 3 would need iy = −1)
-        assert_eq!(collect(1), [(0, 1), (2, 0)]);
-        assert_eq!(collect(2), [(1, 1), (3, 0)]);
-        assert_eq!(collect(13), [(2, 6)]); // ky = 0 would need iy = 7
-    }
-
-    #[test]
     fn hand_computed_single_channel() {
         // 1 → 1 channel, 2×2 input → 4×4 output; kernel value k(ky, kx) = 10·ky + kx.
         let x = [1i8, 2, 3, 4];
@@ -185,7 +258,8 @@ mod tests {
         seed: u32,
     ) {
         let mut rng = SplitMix32::new(seed);
-        let x = random_i8(&mut rng, IN * IN * CIN, -128, 127);
+        // Inputs are ReLU outputs.
+        let x = random_i8(&mut rng, IN * IN * CIN, 0, 127);
         let w = random_bytes(&mut rng, KERNEL * KERNEL * COUT * CIN);
         let b = random_bias(&mut rng, COUT, 1 << 30);
         let (m, s) = (vec![0u8; 4 * COUT], vec![1u8; COUT]);
@@ -217,7 +291,7 @@ mod tests {
         let m: Vec<u8> = (1..=3i32).flat_map(|v| v.to_le_bytes()).collect();
         let mut out = [0i32; 4 * 4 * 3];
         forward::<_, 1, 3, 2, 4>(&x, &layer(&w, &b, &m, &[1; 3]), &mut out, |_, r| {
-            r.multiplier()
+            r.requant().multiplier()
         });
         assert!(out.chunks(3).all(|px| px == [1, 2, 3]));
     }

@@ -5,32 +5,35 @@
 //! the next layer reads every pixel's channel vector contiguously; each group of `CH` consecutive
 //! neurons cycles through the `CH` requantisation channels.
 
-use super::{read_i32, Prepared, QuantLayer};
-use crate::requant::Requant;
+use super::rows::Prepared;
+use super::{read_i32, QuantLayer};
+use crate::requant::ChannelRequant;
 
 /// Computes `out[j] = epilogue(bias[j] + Σᵢ w[j][i]·input[i], requant[j mod CH])` for every output.
 ///
 /// `out.len()` outputs are produced, grouped into positions of `CH` channels.
-#[inline]
+// Not inlined: its frame (accumulators, prepared requantisers) is gone before the next layer
+// runs, so it does not add to the peak stack.
+#[inline(never)]
 pub(crate) fn forward<T, const IN: usize, const CH: usize>(
     input: &[i8; IN],
     layer: &QuantLayer<'_>,
     out: &mut [T],
-    mut epilogue: impl FnMut(i32, Requant) -> T,
+    mut epilogue: impl FnMut(i32, ChannelRequant) -> T,
 ) {
     let x = Prepared::new(input);
+    let requants = layer.requant.prepare::<CH>();
     let positions = out
         .chunks_exact_mut(CH)
-        .zip(layer.weights.chunks_exact(CH * IN))
-        .zip(layer.bias.chunks_exact(CH * 4));
+        .zip(layer.weights.chunks_exact(const { CH * IN }))
+        .zip(layer.bias.chunks_exact(const { CH * 4 }));
     for ((out_px, w_px), b_px) in positions {
         let mut acc = [0i32; CH];
-        for (a, bias) in acc.iter_mut().zip(b_px.chunks_exact(4)) {
-            *a = read_i32(bias);
-        }
-        x.accumulate_rows(&mut acc, w_px);
-        for ((o, &a), requant) in out_px.iter_mut().zip(&acc).zip(layer.requant.iter()) {
-            *o = epilogue(a, requant);
+        x.dots(&mut acc, w_px);
+        // The bias goes in last: the same sum modulo 2³², and the kernels need no start values.
+        let outputs = out_px.iter_mut().zip(&acc).zip(b_px.chunks_exact(4));
+        for (((o, &a), bias), &requant) in outputs.zip(&requants) {
+            *o = epilogue(a.wrapping_add(read_i32(bias)), requant);
         }
     }
 }
@@ -97,7 +100,9 @@ mod tests {
         let m: Vec<u8> = (1..=3i32).flat_map(|v| v.to_le_bytes()).collect();
         let s = [1u8; 3];
         let mut out = [0i32; 6];
-        forward::<_, 1, 3>(&x, &layer(&w, &b, &m, &s), &mut out, |_, r| r.multiplier());
+        forward::<_, 1, 3>(&x, &layer(&w, &b, &m, &s), &mut out, |_, r| {
+            r.requant().multiplier()
+        });
         assert_eq!(out, [1, 2, 3, 1, 2, 3]);
     }
 

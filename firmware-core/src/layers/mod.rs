@@ -1,8 +1,8 @@
 //! Integer layer kernels, one module per layer kind.
 //!
 //! Every kernel computes exact `i32` accumulators (`bias + Σ w·x`) and hands each one, together
-//! with its output channel's [`Requant`], to an *epilogue* closure that produces the stored value
-//! (int8 after ReLU, or a pixel through the tanh table). The same kernel thus serves every layer,
+//! with its output channel's [`ChannelRequant`], to an *epilogue* closure that produces the
+//! stored value (int8 after ReLU, or a pixel through the tanh table). The same kernel thus serves every layer,
 //! and tests can compare raw accumulators against the plain reference kernels.
 //!
 //! Parameters arrive as byte slices borrowed from the blob (see [`crate::blob`] for the layouts).
@@ -10,10 +10,11 @@
 //! only shorten the work, never panic; [`Generator::new`](crate::Generator::new) has checked every
 //! length anyway.
 //!
-//! Dot products go through [`dot`] (a vector used once) and [`Prepared`] (a vector used with many
-//! weight rows). On Arm cores with the DSP extension (`cfg(firmware_core_dsp)`, set by
-//! `build.rs` for `thumbv7em-*`) they run the `SXTB16`/`SMLAD` assembly in `dsp`; everywhere else,
-//! and as the reference in tests, the plain scalar [`dot_scalar`].
+//! The transposed convolutions run on the tap kernels in [`tap`] (one weight row times a run of
+//! input pixels), the fully connected layer on the row kernels in [`rows`] (blocks of weight
+//! rows times the latent). Both pick their kernel by target (`cfg`s set by `build.rs`): `SMLAD`
+//! assembly on Cortex-M4/M7, `MLA` assembly for the taps on Cortex-M3, `MULS` assembly on
+//! Cortex-M0, plain Rust elsewhere; the plain scalar [`dot_scalar`] is the reference in tests.
 //!
 //! # Why the `i32` accumulators cannot overflow
 //!
@@ -33,12 +34,12 @@
 //! `0..=255`.
 
 pub(crate) mod conv_transpose;
-#[cfg(any(firmware_core_dsp, test))]
-mod dsp;
 pub(crate) mod linear;
+mod rows;
 pub(crate) mod tanh;
+mod tap;
 
-use crate::requant::Requant;
+use crate::requant::{ChannelRequant, Requant};
 
 /// Borrowed parameters of one quantised layer, in blob layout.
 #[derive(Debug, Clone, Copy)]
@@ -59,12 +60,24 @@ pub(crate) struct RequantTable<'a> {
 }
 
 impl<'a> RequantTable<'a> {
-    /// The channels' requantisers in channel order.
-    pub fn iter(self) -> impl Iterator<Item = Requant> + 'a {
+    /// The channels' requantisers in channel order, prepared for the inner loops.
+    pub fn iter(self) -> impl Iterator<Item = ChannelRequant> + 'a {
         self.multipliers
             .chunks_exact(4)
             .zip(self.shifts)
-            .map(|(m, &s)| Requant::from_validated(read_i32(m), s))
+            .map(|(m, &s)| ChannelRequant::new(Requant::from_validated(read_i32(m), s)))
+    }
+
+    /// The first `C` channels' requantisers (any missing ones as multiplier 0, which maps every
+    /// accumulator to 0).
+    #[inline]
+    pub fn prepare<const C: usize>(self) -> [ChannelRequant; C] {
+        let mut channels = self.iter();
+        core::array::from_fn(|_| {
+            channels
+                .next()
+                .unwrap_or(ChannelRequant::new(Requant::from_validated(0, 1)))
+        })
     }
 }
 
@@ -75,78 +88,24 @@ pub(crate) fn read_i32(bytes: &[u8]) -> i32 {
     bytes.try_into().map_or(0, i32::from_le_bytes)
 }
 
-/// Dot product of int8 weights (as bytes) with int8 activations: the plain scalar kernel, used
-/// on every target without the DSP extension and as the reference for the fast kernels.
+/// Dot product of int8 weights (as bytes) with int8 activations: the plain scalar kernel, the
+/// reference for the fast kernels (and what they use for rows past their last block).
 ///
 /// Each product is at most `128 · 128 = 2¹⁴` in magnitude, so any slice shorter than 2¹⁷
 /// (ours are ≤ 64) sums without overflow.
-#[cfg_attr(all(firmware_core_dsp, not(test)), allow(dead_code))]
 #[inline(always)]
 pub(crate) fn dot_scalar(weights: &[u8], x: &[i8]) -> i32 {
     weights
         .iter()
         .zip(x)
-        .map(|(&w, &x)| i32::from(w as i8) * i32::from(x))
-        .sum()
-}
-
-/// `acc + w·x` (wrapping) for an activation vector used once.
-#[inline(always)]
-pub(crate) fn dot<const N: usize>(acc: i32, w: &[u8; N], x: &[i8; N]) -> i32 {
-    #[cfg(firmware_core_dsp)]
-    {
-        dsp::dot(acc, w, x)
-    }
-    #[cfg(not(firmware_core_dsp))]
-    {
-        acc.wrapping_add(dot_scalar(w, x))
-    }
-}
-
-/// An activation vector about to be multiplied with many weight rows, in the form the fast
-/// kernel wants (on DSP cores: split into 16-bit lanes once; elsewhere: as is).
-pub(crate) struct Prepared<'a, const N: usize> {
-    x: &'a [i8; N],
-    #[cfg(firmware_core_dsp)]
-    lanes: dsp::Lanes<N>,
-}
-
-impl<'a, const N: usize> Prepared<'a, N> {
-    #[inline(always)]
-    pub fn new(x: &'a [i8; N]) -> Self {
-        Self {
-            x,
-            #[cfg(firmware_core_dsp)]
-            lanes: dsp::Lanes::new(x),
-        }
-    }
-
-    /// `acc[k] += rows[k]·x` (wrapping) for the `acc.len()` rows of `N` bytes at the start of
-    /// `weights` (on DSP cores two rows per kernel call). Missing rows leave their accumulators
-    /// alone.
-    #[inline(always)]
-    pub fn accumulate_rows(&self, acc: &mut [i32], weights: &[u8]) {
-        #[cfg(firmware_core_dsp)]
-        {
-            let done = dsp::accumulate_row_pairs(acc, weights, &self.lanes);
-            let last_row = weights
-                .get(done * N..(done + 1) * N)
-                .and_then(|r| r.try_into().ok());
-            if let (Some(a), Some(row)) = (acc.get_mut(done), last_row) {
-                *a = dot(*a, row, self.x);
-            }
-        }
-        #[cfg(not(firmware_core_dsp))]
-        for (a, row) in acc.iter_mut().zip(weights.chunks_exact(N)) {
-            *a = a.wrapping_add(dot_scalar(row, self.x));
-        }
-    }
+        .map(|(&w, &x)| i32::from(w as i8).wrapping_mul(i32::from(x)))
+        .fold(0, i32::wrapping_add)
 }
 
 /// Epilogue for hidden layers: requantise and apply ReLU (int8 range `0..=127`).
 #[inline(always)]
-pub(crate) fn relu_i8(acc: i32, requant: Requant) -> i8 {
-    requant.apply(acc, 0, i8::MAX)
+pub(crate) fn relu_i8(acc: i32, requant: ChannelRequant) -> i8 {
+    requant.relu(acc)
 }
 
 #[cfg(test)]

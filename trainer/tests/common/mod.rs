@@ -2,24 +2,19 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-use trainer::data::{load_split, Dataset, Split};
+use trainer::data::{load_split, locate, Dataset, Locator, Split};
 
-/// The real MNIST set: `$MNIST_DIR`, else the copy beside the repository (CI), else the
-/// trainer's own lookup (cache, then download), as on a user's machine.
+/// The real MNIST set, found exactly as the trainer finds it for a user: `$MNIST_DIR`, else the
+/// cache, else a download into the cache (safe while other test binaries do the same).
 pub fn mnist_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("MNIST_DIR") {
-        return PathBuf::from(dir);
-    }
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/mnist");
-    if shared.is_dir() {
-        return shared;
-    }
-    trainer::data::locate(&trainer::data::Locator::from_env(None))
-        .expect("MNIST: set MNIST_DIR or allow the download")
-        .dir()
-        .to_owned()
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| match locate(&Locator::from_env(None)) {
+        Ok(source) => source.dir().to_owned(),
+        Err(e) => panic!("the tests need the real MNIST set: {e}"),
+    })
+    .clone()
 }
 
 /// The real training set (60,000 images), verified against its digests.
