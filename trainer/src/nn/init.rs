@@ -11,7 +11,7 @@
 use dfdx::prelude::*;
 use rand_distr::Uniform;
 
-use super::kernel::{cast, NnDevice, NnFloat};
+use super::float::{cast, NnDevice, NnFloat};
 
 /// The number of inputs each output of a weight layer sums over, which sets the scale of its
 /// initial weights.

@@ -26,14 +26,15 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
+use super::channel_layout::{add_bias_grad, batch_to_channel_major};
 use super::conv2d::host_copy;
 use super::dims::ConvDim;
+use super::float::{NnDevice, NnFloat};
+use super::gradients::{input_grad_wanted, parameter_grads_wanted, put_grads, take_grads};
+use super::im2col::{col2im, Geometry, Im2Col};
 use super::init::{uniform_fan_in, FanIn};
-use super::kernel::{
-    add_bias_grad, batch_to_channel_major, col2im, input_grad_wanted, matmul,
-    parameter_grads_wanted, put_grads, recycle, scratch, take_grads, Geometry, Im2Col, MatRef,
-    NnDevice, NnFloat,
-};
+use super::matmul::{matmul, MatMut, MatRef};
+use super::scratch::{recycle, scratch};
 
 /// Builder for [`DeviceLabelConv2D`]: `Conv2D<IN, OUT, K, S, P>` on `H × W` images whose last `L`
 /// of the `IN` input channels are constant label planes, taking rows `(B, (IN − L)·H·W + L)`
@@ -342,12 +343,10 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
     if nl > 0 {
         let sums = label_kernel_sums(lg, w);
         matmul(
-            (batch, nl, out_chan * grid),
-            &mut out,
-            out_chan * grid,
+            MatMut::row_major(&mut out, batch, out_chan * grid),
             false,
-            MatRef::row_major(&labels, nl),
-            MatRef::row_major(&sums, out_chan * grid),
+            MatRef::row_major(&labels, batch, nl),
+            MatRef::row_major(&sums, nl, out_chan * grid),
         );
     }
     // The image part: out_cm (OUT × B·grid) = W_img (OUT × rows) · cols (rows × B·grid), where
@@ -356,15 +355,9 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
     // Overwritten completely by the (non-accumulating) product.
     let mut out_cm = scratch(out_chan * n);
     matmul(
-        (out_chan, rows, n),
-        &mut out_cm,
-        n,
+        MatMut::row_major(&mut out_cm, out_chan, n),
         false,
-        MatRef {
-            data: w,
-            rs: lg.w_row(),
-            cs: 1,
-        },
+        MatRef::new(w, (out_chan, rows), (lg.w_row(), 1)),
         cols.matrix(),
     );
     if grid > 0 {
@@ -471,11 +464,9 @@ fn backward_host<E: NnFloat>(
     if let Some((gw, gb)) = params.as_mut() {
         add_bias_grad(grad_out, out_chan, grid, gb);
         matmul(
-            (out_chan, n, rows),
-            gw,
-            lg.w_row(),
+            MatMut::new(gw, (out_chan, rows), lg.w_row()),
             true,
-            MatRef::row_major(&g_cm, n),
+            MatRef::row_major(&g_cm, out_chan, n),
             cols.matrix().transposed(),
         );
     }
@@ -484,12 +475,10 @@ fn backward_host<E: NnFloat>(
         // Overwritten completely by the (non-accumulating) product.
         let mut g_cols = scratch(g.cols_len());
         matmul(
-            (rows, out_chan, n),
-            &mut g_cols,
-            n,
+            MatMut::row_major(&mut g_cols, rows, n),
             false,
-            MatRef::transposed(w, lg.w_row()),
-            MatRef::row_major(&g_cm, n),
+            MatRef::new(w, (out_chan, rows), (lg.w_row(), 1)).transposed(),
+            MatRef::row_major(&g_cm, out_chan, n),
         );
         let mut g_img = vec![E::default(); batch * img_len];
         col2im(g, &g_cols, &mut g_img);
