@@ -3,8 +3,12 @@
 # thread count, run alternately per preset so that both see the same machine load.
 #
 #   bench/train-speed.sh [PRESET...]          # default: mlp mcu dcgan cmcu cdcgan
+#   SIMD_PATHS="avx512 avx2 portable" THREADS="1 2" bench/train-speed.sh
 #
-# Environment: ROUNDS (alternating rounds per preset, default 3), THREADS (default 2),
+# Environment: ROUNDS (alternating rounds per preset, default 3), THREADS (thread counts, one
+# table row each, default 2), SIMD_PATHS (the trainer's kernel paths to time, each a
+# TRAINER_SIMD value run against the same PyTorch runs, default: TRAINER_SIMD if set, else the
+# path the trainer picks itself; a path this CPU lacks stops the script),
 # MNIST_DIR (else the trainer's cache, downloaded on first use), TRAIN_SPEED_VENV (the throw-away
 # virtualenv for PyTorch, default target/train-speed-venv; PyTorch comes from PyPI and is a
 # benchmark dependency only), TORCH_OMP_WAIT_POLICY (default PASSIVE: with its default, PyTorch's
@@ -21,7 +25,8 @@ cd "$(dirname "$0")/.."
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(mlp mcu dcgan cmcu cdcgan)
 rounds=${ROUNDS:-3}
-threads=${THREADS:-2}
+read -r -a thread_counts <<<"${THREADS:-2}"
+read -r -a simd_paths <<<"${SIMD_PATHS:-${TRAINER_SIMD:-auto}}"
 target=${CARGO_TARGET_DIR:-target}
 venv=${TRAIN_SPEED_VENV:-$target/train-speed-venv}
 torch_version=2.15.0
@@ -47,37 +52,61 @@ cargo build --quiet --release -p trainer --example train_speed
 trainer_bin=$target/release/examples/train_speed
 data=${MNIST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gan-digits/mnist}
 
+# run_trainer PATH THREADS PRESET WARMUP ITERATIONS; the trainer reports the path it ran
+# (simd=...), which must be the one asked for ("auto": whichever it picks).
 run_trainer() {
-    RAYON_NUM_THREADS=$threads MNIST_DIR=$data "$trainer_bin" --model "$1" --warmup "$2" --iterations "$3"
+    local line
+    if [ "$1" = auto ]; then
+        line=$(env -u TRAINER_SIMD RAYON_NUM_THREADS="$2" MNIST_DIR="$data" "$trainer_bin" --model "$3" --warmup "$4" --iterations "$5")
+    else
+        line=$(TRAINER_SIMD=$1 RAYON_NUM_THREADS="$2" MNIST_DIR="$data" "$trainer_bin" --model "$3" --warmup "$4" --iterations "$5")
+        case " $line " in
+        *" simd=$1 "*) ;;
+        *) echo "asked for TRAINER_SIMD=$1 but the trainer ran: $line" >&2; exit 1 ;;
+        esac
+    fi
+    echo "$line asked=$1"
 }
+# run_pytorch THREADS PRESET WARMUP ITERATIONS
 # (-W: torch warns at import that NumPy is missing; the benchmark does not use it.)
 run_pytorch() {
-    OMP_NUM_THREADS=$threads OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY:-PASSIVE} \
-        "$venv/bin/python" -W "ignore:Failed to initialize NumPy" bench/pytorch/gan_bench.py --model "$1" \
-        --warmup "$2" --iterations "$3" --threads "$threads" --data "$data"
+    OMP_NUM_THREADS=$1 OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY:-PASSIVE} \
+        "$venv/bin/python" -W "ignore:Failed to initialize NumPy" bench/pytorch/gan_bench.py --model "$2" \
+        --warmup "$3" --iterations "$4" --threads "$1" --data "$data"
 }
 
-# The trainer runs first in round 1 so that it fetches MNIST into its cache when needed.
+# The trainer runs first in round 1 so that it fetches MNIST into its cache when needed; odd
+# rounds run the trainer's paths then PyTorch, even rounds the reverse, so that every run sees
+# the machine's load drift from both sides.
 load_before=$(uptime)
 : >"$log"
+reversed=()
+for ((i = ${#simd_paths[@]} - 1; i >= 0; i--)); do reversed+=("${simd_paths[i]}"); done
 for p in "${presets[@]}"; do
     read -r warmup timed < <(iterations "$p")
-    for ((r = 1; r <= rounds; r++)); do
-        if ((r % 2 == 1)); then
-            run_trainer "$p" "$warmup" "$timed" | tee -a "$log" >&2
-            run_pytorch "$p" "$warmup" "$timed" | tee -a "$log" >&2
-        else
-            run_pytorch "$p" "$warmup" "$timed" | tee -a "$log" >&2
-            run_trainer "$p" "$warmup" "$timed" | tee -a "$log" >&2
-        fi
+    for threads in "${thread_counts[@]}"; do
+        for ((r = 1; r <= rounds; r++)); do
+            if ((r % 2 == 1)); then
+                for s in "${simd_paths[@]}"; do
+                    run_trainer "$s" "$threads" "$p" "$warmup" "$timed" | tee -a "$log" >&2
+                done
+                run_pytorch "$threads" "$p" "$warmup" "$timed" | tee -a "$log" >&2
+            else
+                run_pytorch "$threads" "$p" "$warmup" "$timed" | tee -a "$log" >&2
+                for s in "${reversed[@]}"; do
+                    run_trainer "$s" "$threads" "$p" "$warmup" "$timed" | tee -a "$log" >&2
+                done
+            fi
+        done
     done
 done
 load_after=$(uptime)
 
-echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; threads: $threads; rounds: $rounds; torch $torch_version (OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY:-PASSIVE})"
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores; SIMD flags: $(grep -m1 -o -w -E 'avx2|fma|avx512f' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "threads: ${thread_counts[*]}; rounds: $rounds; torch $torch_version (OMP_WAIT_POLICY=${TORCH_OMP_WAIT_POLICY:-PASSIVE})"
 echo "load before: ${load_before##*load average: }   after: ${load_after##*load average: }"
 echo
-awk -v order="${presets[*]}" '
+awk -v order="${presets[*]}" -v paths="${simd_paths[*]}" -v thread_counts="${thread_counts[*]}" '
     function field(key,   i, kv) {
         for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] }
         return ""
@@ -92,19 +121,22 @@ awk -v order="${presets[*]}" '
         for (i = 2; i <= n; i++) { if (a[i] + 0 < lo + 0) lo = a[i]; if (a[i] + 0 > hi + 0) hi = a[i] }
         return sprintf("%.1f–%.1f", lo, hi)
     }
+    # A trainer run is keyed by the path it asked for ("auto" when none), PyTorch by "-".
     /^framework=/ {
-        key = field("framework") SUBSEP field("model")
+        path = field("framework") == "trainer" ? (field("asked") == "" ? "auto" : field("asked")) : "-"
+        key = field("framework") SUBSEP field("model") SUBSEP field("threads") SUBSEP path
         ms[key] = ms[key] " " field("median_ms")
         cpu[key] = cpu[key] " " field("cpu_ms")
         if (field("peak_rss_mib") + 0 > rss[key] + 0) rss[key] = field("peak_rss_mib")
     }
     END {
-        print "| preset | trainer ms/it (range) | PyTorch ms/it (range) | ratio | CPU ms/it trainer / PyTorch | peak RSS trainer / PyTorch |"
-        print "|---|---:|---:|---:|---:|---:|"
-        n = split(order, names, " ")
-        for (i = 1; i <= n; i++) {
-            t = "trainer" SUBSEP names[i]; q = "pytorch" SUBSEP names[i]
+        print "| preset | threads | trainer path | trainer ms/it (range) | PyTorch ms/it (range) | ratio | CPU ms/it trainer / PyTorch | peak RSS trainer / PyTorch |"
+        print "|---|---:|---|---:|---:|---:|---:|---:|"
+        n = split(order, names, " "); np = split(paths, path_list, " "); nt = split(thread_counts, tc, " ")
+        for (i = 1; i <= n; i++) for (h = 1; h <= nt; h++) for (s = 1; s <= np; s++) {
+            t = "trainer" SUBSEP names[i] SUBSEP tc[h] SUBSEP path_list[s]
+            q = "pytorch" SUBSEP names[i] SUBSEP tc[h] SUBSEP "-"
             mt = median(ms[t]); mq = median(ms[q])
-            printf "| %s | %.1f (%s) | %.1f (%s) | **%.2f** | %.1f / %.1f | %.0f / %.0f MiB |\n", names[i], mt, range(ms[t]), mq, range(ms[q]), mt / mq, median(cpu[t]), median(cpu[q]), rss[t], rss[q]
+            printf "| %s | %s | %s | %.1f (%s) | %.1f (%s) | **%.2f** | %.1f / %.1f | %.0f / %.0f MiB |\n", names[i], tc[h], path_list[s], mt, range(ms[t]), mq, range(ms[q]), mt / mq, median(cpu[t]), median(cpu[q]), rss[t], rss[q]
         }
     }' "$log"
