@@ -8,7 +8,8 @@
 # Environment: ROUNDS (alternating rounds per preset, default 3), THREADS (thread counts, one
 # table row each, default 2), SIMD_PATHS (the trainer's kernel paths to time, each a
 # TRAINER_SIMD value run against the same PyTorch runs, default: TRAINER_SIMD if set, else the
-# path the trainer picks itself; a path this CPU lacks stops the script),
+# path the trainer picks itself; a path this CPU lacks stops the script; "baseline" times
+# the train_speed binary BASELINE_BIN, an earlier build, on its own choice of path),
 # MNIST_DIR (else the trainer's cache, downloaded on first use), TRAIN_SPEED_VENV (the throw-away
 # virtualenv for PyTorch, default target/train-speed-venv; PyTorch comes from PyPI and is a
 # benchmark dependency only), TORCH_OMP_WAIT_POLICY (default PASSIVE: with its default, PyTorch's
@@ -56,8 +57,10 @@ data=${MNIST_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gan-digits/mnist}
 # (simd=...), which must be the one asked for ("auto": whichever it picks).
 run_trainer() {
     local line
-    if [ "$1" = auto ]; then
-        line=$(env -u TRAINER_SIMD RAYON_NUM_THREADS="$2" MNIST_DIR="$data" "$trainer_bin" --model "$3" --warmup "$4" --iterations "$5")
+    if [ "$1" = auto ] || [ "$1" = baseline ]; then
+        local bin=$trainer_bin
+        [ "$1" = auto ] || bin=${BASELINE_BIN:?SIMD_PATHS has baseline: set BASELINE_BIN}
+        line=$(env -u TRAINER_SIMD RAYON_NUM_THREADS="$2" MNIST_DIR="$data" "$bin" --model "$3" --warmup "$4" --iterations "$5")
     else
         line=$(TRAINER_SIMD=$1 RAYON_NUM_THREADS="$2" MNIST_DIR="$data" "$trainer_bin" --model "$3" --warmup "$4" --iterations "$5")
         case " $line " in
