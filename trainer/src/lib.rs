@@ -7,6 +7,13 @@
 //! * [`artifacts`]: sample grids and the loss plot.
 //! * [`sample`] and [`export`]: generated digits as IDX files; the firmware blob.
 
+// Unsafe code only where a comment proves it sound: the call into `gemm` in `nn::matmul`, Adam's
+// SIMD dispatch and one allocator setting in `train::step` (each with `#[allow(unsafe_code)]` and
+// a `SAFETY:` comment). The matrix views and SIMD tiles are in `trainer-kernels`.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod artifacts;
 pub mod cli;
 pub mod data;

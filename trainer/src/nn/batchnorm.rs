@@ -31,8 +31,10 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, input_grad_wanted, parameter_grads_wanted, scratch, NnDevice, NnFloat};
+use super::float::{cast, NnDevice, NnFloat};
+use super::gradients::{input_grad_wanted, parameter_grads_wanted};
 use super::leaky_relu::LeakyReLU;
+use super::scratch::scratch;
 
 /// The activation a batch normalisation applies to its output: [`NoActivation`], dfdx's `ReLU` or
 /// [`LeakyReLU`]. Fused into the normalisation's own pass (and its backward pass), with exactly the

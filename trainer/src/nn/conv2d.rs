@@ -24,14 +24,15 @@
 //! ```
 
 use dfdx::prelude::*;
-use rand_distr::Uniform;
 
+use super::channel_layout::{add_bias_grad, batch_to_channel_major};
 use super::dims::ConvDim;
-use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, input_grad_wanted, matmul,
-    parameter_grads_wanted, put_grads, recycle, scratch, take_grads, Geometry, Im2Col, MatRef,
-    NnDevice, NnFloat,
-};
+use super::float::{NnDevice, NnFloat};
+use super::gradients::{input_grad_wanted, parameter_grads_wanted, put_grads, take_grads};
+use super::im2col::{col2im, Geometry, Im2Col};
+use super::init::{uniform_fan_in, FanIn};
+use super::matmul::{matmul, MatMut, MatRef};
+use super::scratch::{recycle, scratch};
 
 /// Builder for [`DeviceConv2D`]: a 2-D convolution with `IN` input channels, `OUT` output channels,
 /// a `K × K` kernel, stride `S` and zero padding `P` (PyTorch `nn.Conv2d(IN, OUT, K, S, P)`).
@@ -83,6 +84,15 @@ where
 {
 }
 
+impl<const IN: usize, const OUT: usize, const K: usize, const S: usize, const P: usize, E, D> FanIn
+    for DeviceConv2D<IN, OUT, K, S, P, E, D>
+where
+    E: Dtype,
+    D: Storage<E>,
+{
+    const FAN_IN: usize = IN * K * K;
+}
+
 impl<const IN: usize, const OUT: usize, const K: usize, const S: usize, const P: usize, E, D>
     TensorCollection<E, D> for DeviceConv2D<IN, OUT, K, S, P, E, D>
 where
@@ -100,19 +110,13 @@ where
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceConv2D { weight, bias },
@@ -256,11 +260,9 @@ fn forward_host<E: NnFloat>(
     // Overwritten completely by the (non-accumulating) product.
     let mut out_cm = scratch(out_chan * n);
     matmul(
-        (out_chan, rows, n),
-        &mut out_cm,
-        n,
+        MatMut::row_major(&mut out_cm, out_chan, n),
         false,
-        MatRef::row_major(w, rows),
+        MatRef::row_major(w, out_chan, rows),
         cols.matrix(),
     );
     // (OUT, B, H'W') → (B, OUT, H'W'), adding the bias on the way; planes in parallel.
@@ -298,11 +300,9 @@ fn backward_host<E: NnFloat>(
         add_bias_grad(grad_out, out_chan, plane, gb);
         // grad W (OUT × IN·K·K) += g_cm (OUT × B·H'W') · colsᵀ
         matmul(
-            (out_chan, n, rows),
-            gw,
-            rows,
+            MatMut::row_major(gw, out_chan, rows),
             true,
-            MatRef::row_major(&g_cm, n),
+            MatRef::row_major(&g_cm, out_chan, n),
             cols.matrix().transposed(),
         );
     }
@@ -311,12 +311,10 @@ fn backward_host<E: NnFloat>(
         // grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm; overwritten completely by the product.
         let mut g_cols = scratch(g.cols_len());
         matmul(
-            (rows, out_chan, n),
-            &mut g_cols,
-            n,
+            MatMut::row_major(&mut g_cols, rows, n),
             false,
-            MatRef::transposed(w, rows),
-            MatRef::row_major(&g_cm, n),
+            MatRef::row_major(w, out_chan, rows).transposed(),
+            MatRef::row_major(&g_cm, out_chan, n),
         );
         col2im(g, &g_cols, gx);
         recycle(g_cols);

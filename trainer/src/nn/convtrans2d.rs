@@ -24,15 +24,16 @@
 //! ```
 
 use dfdx::prelude::*;
-use rand_distr::Uniform;
 
+use super::channel_layout::{add_bias_grad, add_channel_major_to_batch, batch_to_channel_major};
 use super::conv2d::host_copy;
 use super::dims::ConvTransDim;
-use super::kernel::{
-    add_bias_grad, add_channel_major_to_batch, batch_to_channel_major, cast, col2im,
-    input_grad_wanted, matmul, parameter_grads_wanted, put_grads, recycle, scratch, take_grads,
-    Geometry, Im2Col, MatRef, NnDevice, NnFloat,
-};
+use super::float::{NnDevice, NnFloat};
+use super::gradients::{input_grad_wanted, parameter_grads_wanted, put_grads, take_grads};
+use super::im2col::{col2im, Geometry, Im2Col};
+use super::init::{uniform_fan_in, FanIn};
+use super::matmul::{matmul, MatMut, MatRef};
+use super::scratch::{recycle, scratch};
 
 /// Builder for [`DeviceConvTrans2D`]: a 2-D transposed convolution with `IN` input channels, `OUT`
 /// output channels, a `K × K` kernel, stride `S` and padding `P` (PyTorch
@@ -91,6 +92,15 @@ where
 {
 }
 
+impl<const IN: usize, const OUT: usize, const K: usize, const S: usize, const P: usize, E, D> FanIn
+    for DeviceConvTrans2D<IN, OUT, K, S, P, E, D>
+where
+    E: Dtype,
+    D: Storage<E>,
+{
+    const FAN_IN: usize = OUT * K * K;
+}
+
 impl<const IN: usize, const OUT: usize, const K: usize, const S: usize, const P: usize, E, D>
     TensorCollection<E, D> for DeviceConvTrans2D<IN, OUT, K, S, P, E, D>
 where
@@ -108,19 +118,13 @@ where
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((OUT * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((OUT * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceConvTrans2D { weight, bias },
@@ -251,12 +255,10 @@ fn forward_host<E: NnFloat>(
     // Overwritten completely by the (non-accumulating) product.
     let mut cols = scratch(g.cols_len());
     matmul(
-        (rows, in_chan, n),
-        &mut cols,
-        n,
+        MatMut::row_major(&mut cols, rows, n),
         false,
-        MatRef::transposed(w, rows),
-        MatRef::row_major(&x_cm, n),
+        MatRef::row_major(w, in_chan, rows).transposed(),
+        MatRef::row_major(&x_cm, in_chan, n),
     );
     let mut out = Vec::with_capacity(g.img_len());
     for _ in 0..g.batch {
@@ -287,11 +289,9 @@ fn backward_host<E: NnFloat>(
         add_bias_grad(grad_out, g.chan, g.img_h * g.img_w, gb);
         // grad W (IN × OUT·K·K) += x_cm (IN × B·H·W) · g_colsᵀ
         matmul(
-            (in_chan, n, rows),
-            gw,
-            rows,
+            MatMut::row_major(gw, in_chan, rows),
             true,
-            MatRef::row_major(x_cm, n),
+            MatRef::row_major(x_cm, in_chan, n),
             g_cols.matrix().transposed(),
         );
     }
@@ -300,11 +300,9 @@ fn backward_host<E: NnFloat>(
         // Overwritten completely by the (non-accumulating) product.
         let mut gx_cm = scratch(in_chan * n);
         matmul(
-            (in_chan, rows, n),
-            &mut gx_cm,
-            n,
+            MatMut::row_major(&mut gx_cm, in_chan, n),
             false,
-            MatRef::row_major(w, rows),
+            MatRef::row_major(w, in_chan, rows),
             g_cols.matrix(),
         );
         add_channel_major_to_batch(&gx_cm, g.batch, in_chan, g.grid_h * g.grid_w, gx);

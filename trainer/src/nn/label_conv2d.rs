@@ -24,16 +24,17 @@
 //! hands the image part of the gradient through and drops the appended columns' part.
 
 use dfdx::prelude::*;
-use rand_distr::Uniform;
 use rayon::prelude::*;
 
+use super::channel_layout::{add_bias_grad, batch_to_channel_major};
 use super::conv2d::host_copy;
 use super::dims::ConvDim;
-use super::kernel::{
-    add_bias_grad, batch_to_channel_major, cast, col2im, input_grad_wanted, matmul,
-    parameter_grads_wanted, put_grads, recycle, scratch, take_grads, Geometry, Im2Col, MatRef,
-    NnDevice, NnFloat,
-};
+use super::float::{NnDevice, NnFloat};
+use super::gradients::{input_grad_wanted, parameter_grads_wanted, put_grads, take_grads};
+use super::im2col::{col2im, Geometry, Im2Col};
+use super::init::{uniform_fan_in, FanIn};
+use super::matmul::{matmul, MatMut, MatRef};
+use super::scratch::{recycle, scratch};
 
 /// Builder for [`DeviceLabelConv2D`]: `Conv2D<IN, OUT, K, S, P>` on `H × W` images whose last `L`
 /// of the `IN` input channels are constant label planes, taking rows `(B, (IN − L)·H·W + L)`
@@ -114,6 +115,23 @@ impl<
         const P: usize,
         const H: usize,
         const W: usize,
+        E: Dtype,
+        D: Storage<E>,
+    > FanIn for DeviceLabelConv2D<IN, L, OUT, K, S, P, H, W, E, D>
+{
+    // The label planes count: they are input channels of the convolution this layer fuses.
+    const FAN_IN: usize = IN * K * K;
+}
+
+impl<
+        const IN: usize,
+        const L: usize,
+        const OUT: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const H: usize,
+        const W: usize,
         E: NnFloat,
         D: NnDevice<E>,
     > TensorCollection<E, D> for DeviceLabelConv2D<IN, L, OUT, K, S, P, H, W, E, D>
@@ -130,19 +148,13 @@ impl<
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / ((IN * K * K) as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceLabelConv2D { weight, bias },
@@ -331,12 +343,10 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
     if nl > 0 {
         let sums = label_kernel_sums(lg, w);
         matmul(
-            (batch, nl, out_chan * grid),
-            &mut out,
-            out_chan * grid,
+            MatMut::row_major(&mut out, batch, out_chan * grid),
             false,
-            MatRef::row_major(&labels, nl),
-            MatRef::row_major(&sums, out_chan * grid),
+            MatRef::row_major(&labels, batch, nl),
+            MatRef::row_major(&sums, nl, out_chan * grid),
         );
     }
     // The image part: out_cm (OUT × B·grid) = W_img (OUT × rows) · cols (rows × B·grid), where
@@ -345,15 +355,9 @@ fn forward_host<E: NnFloat>(lg: &LabelGeometry, x: &[E], w: &[E], bias: &[E]) ->
     // Overwritten completely by the (non-accumulating) product.
     let mut out_cm = scratch(out_chan * n);
     matmul(
-        (out_chan, rows, n),
-        &mut out_cm,
-        n,
+        MatMut::row_major(&mut out_cm, out_chan, n),
         false,
-        MatRef {
-            data: w,
-            rs: lg.w_row(),
-            cs: 1,
-        },
+        MatRef::new(w, (out_chan, rows), (lg.w_row(), 1)),
         cols.matrix(),
     );
     if grid > 0 {
@@ -460,11 +464,9 @@ fn backward_host<E: NnFloat>(
     if let Some((gw, gb)) = params.as_mut() {
         add_bias_grad(grad_out, out_chan, grid, gb);
         matmul(
-            (out_chan, n, rows),
-            gw,
-            lg.w_row(),
+            MatMut::new(gw, (out_chan, rows), lg.w_row()),
             true,
-            MatRef::row_major(&g_cm, n),
+            MatRef::row_major(&g_cm, out_chan, n),
             cols.matrix().transposed(),
         );
     }
@@ -473,12 +475,10 @@ fn backward_host<E: NnFloat>(
         // Overwritten completely by the (non-accumulating) product.
         let mut g_cols = scratch(g.cols_len());
         matmul(
-            (rows, out_chan, n),
-            &mut g_cols,
-            n,
+            MatMut::row_major(&mut g_cols, rows, n),
             false,
-            MatRef::transposed(w, lg.w_row()),
-            MatRef::row_major(&g_cm, n),
+            MatRef::new(w, (out_chan, rows), (lg.w_row(), 1)).transposed(),
+            MatRef::row_major(&g_cm, out_chan, n),
         );
         let mut g_img = vec![E::default(); batch * img_len];
         col2im(g, &g_cols, &mut g_img);

@@ -26,7 +26,8 @@
 use dfdx::prelude::*;
 
 use super::conv2d::host_copy;
-use super::kernel::{cast, input_grad_wanted, NnDevice, NnFloat};
+use super::float::{cast, NnDevice, NnFloat};
+use super::gradients::input_grad_wanted;
 use rayon::prelude::*;
 
 /// Elements per parallel task (elementwise, so the split cannot change any result).

@@ -18,12 +18,12 @@
 //! ```
 
 use dfdx::prelude::*;
-use rand_distr::Uniform;
 
 use super::conv2d::host_copy;
-use super::kernel::{
-    cast, input_grad_wanted, matmul, parameter_grads_wanted, MatRef, NnDevice, NnFloat,
-};
+use super::float::{NnDevice, NnFloat};
+use super::gradients::{input_grad_wanted, parameter_grads_wanted};
+use super::init::{uniform_fan_in, FanIn};
+use super::matmul::{matmul, MatMut, MatRef};
 
 /// Builder for [`DeviceLinear`]: `I` inputs, `O` outputs, with bias.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,10 @@ impl<const I: usize, const O: usize, E: Dtype, D: Storage<E>> NonMutableModule
 {
 }
 
+impl<const I: usize, const O: usize, E: Dtype, D: Storage<E>> FanIn for DeviceLinear<I, O, E, D> {
+    const FAN_IN: usize = I;
+}
+
 impl<const I: usize, const O: usize, E: NnFloat, D: NnDevice<E>> TensorCollection<E, D>
     for DeviceLinear<I, O, E, D>
 {
@@ -66,19 +70,13 @@ impl<const I: usize, const O: usize, E: NnFloat, D: NnDevice<E>> TensorCollectio
                     "weight",
                     |s| &s.weight,
                     |s| &mut s.weight,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / (I as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
                 Self::tensor(
                     "bias",
                     |s| &s.bias,
                     |s| &mut s.bias,
-                    TensorOptions::reset_with(|t| {
-                        let b: E = cast(1.0 / (I as f64).sqrt());
-                        t.try_fill_with_distr(Uniform::new(-b, b))
-                    }),
+                    uniform_fan_in::<Self, _, _, _>(),
                 ),
             ),
             |(weight, bias)| DeviceLinear { weight, bias },
@@ -130,12 +128,10 @@ where
         y.extend_from_slice(&b);
     }
     matmul(
-        (rows, I, O),
-        &mut y,
-        O,
+        MatMut::row_major(&mut y, rows, O),
         true,
-        MatRef::row_major(&xs, I),
-        MatRef::transposed(&w, I),
+        MatRef::row_major(&xs, rows, I),
+        MatRef::row_major(&w, O, I).transposed(),
     );
     let out = x.device().try_tensor_from_vec(y, (batch, Const::<O>))?;
     if T::OWNS_TAPE {
@@ -148,24 +144,20 @@ where
                 let gx = D::host_vec_mut(grads.get_or_alloc_mut(&x_g)?);
                 // grad x (B × I) += g (B × O) · W (O × I)
                 matmul(
-                    (rows, O, I),
-                    gx,
-                    I,
+                    MatMut::row_major(gx, rows, I),
                     true,
-                    MatRef::row_major(&go, O),
-                    MatRef::row_major(&w, I),
+                    MatRef::row_major(&go, rows, O),
+                    MatRef::row_major(&w, O, I),
                 );
             }
             if params {
                 let gw = D::host_vec_mut(grads.get_or_alloc_mut(&w_g)?);
                 // grad W (O × I) += gᵀ (O × B) · x (B × I)
                 matmul(
-                    (O, rows, I),
-                    gw,
-                    I,
+                    MatMut::row_major(gw, O, I),
                     true,
-                    MatRef::transposed(&go, O),
-                    MatRef::row_major(&xs, I),
+                    MatRef::row_major(&go, rows, O).transposed(),
+                    MatRef::row_major(&xs, rows, I),
                 );
                 let gb = D::host_vec_mut(grads.get_or_alloc_mut(&b_g)?);
                 for row in go.chunks_exact(O) {

@@ -50,19 +50,39 @@
 //!
 //! Training uses `forward_mut` on traced tensors (`x.trace(grads)`), as dfdx's `BatchNorm2D`
 //! requires; these layers accept both tapes with either method.
+//!
+//! # Where things are
+//!
+//! One file per layer kind (`linear`, `conv2d`, `convtrans2d`, `label_conv2d`, `batchnorm`,
+//! `leaky_relu`, `reshape`), and what they share:
+//!
+//! | module | job |
+//! |---|---|
+//! | `matmul` | matrix products on checked views: `trainer-kernels`' blocked kernel, `gemm` |
+//! | `im2col` | the column matrix of a convolution (read in place) and its adjoint, col2im |
+//! | `channel_layout` | NCHW ↔ channel-major copies and per-channel sums |
+//! | `gradients` | which gradients a layer computes; borrowing its buffers from dfdx's store |
+//! | `init` | PyTorch's default initialisation of the weight layers |
+//! | `dims` | the spatial sizes each convolution accepts, at compile time |
+//! | `float` | the element types and devices the layers support |
+//! | `scratch` | the pool of large temporaries |
 #![deny(missing_docs)]
-#![deny(unsafe_code)] // exceptions: the call into `gemm` in `kernel::matmul`, and `sgemm`
 
 mod batchnorm;
+mod channel_layout;
 mod conv2d;
 mod convtrans2d;
 pub(crate) mod dims;
-mod kernel;
+mod float;
+mod gradients;
+mod im2col;
+mod init;
 mod label_conv2d;
 mod leaky_relu;
 mod linear;
+mod matmul;
 mod reshape;
-mod sgemm;
+mod scratch;
 
 #[cfg(test)]
 mod testing;
@@ -73,7 +93,8 @@ pub use batchnorm::{BatchNorm2D, BatchNorm2DAct, BnActivation, DeviceBatchNorm2D
 pub use conv2d::{try_conv2d, Conv2D, DeviceConv2D};
 pub use convtrans2d::{try_conv_trans2d, ConvTrans2D, DeviceConvTrans2D};
 pub use dims::{ConvDim, ConvTransDim, FlattenShape};
-pub use kernel::{data_input, freeze_parameters, DataInput, FrozenParameters, NnDevice, NnFloat};
+pub use float::{NnDevice, NnFloat};
+pub use gradients::{data_input, freeze_parameters, DataInput, FrozenParameters};
 pub use label_conv2d::{try_append_columns, DeviceLabelConv2D, LabelConv2D};
 pub use leaky_relu::{try_leaky_relu, LeakyReLU};
 pub use linear::{try_linear, DeviceLinear, Linear};

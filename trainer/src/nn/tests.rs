@@ -436,7 +436,7 @@ fn rayon_threads() -> String {
 /// its input, but records none for its parameters; the guard ends with its scope.
 #[test]
 fn frozen_parameters_pass_input_gradients_and_record_none() {
-    use super::{freeze_parameters, kernel::parameter_grads_wanted, LabelConv2D};
+    use super::{freeze_parameters, gradients::parameter_grads_wanted, LabelConv2D};
     type Model = (
         super::Linear<44, 44>,
         LabelConv2D<3, 2, 4, 4, 2, 1, 6, 7>,

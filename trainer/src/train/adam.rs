@@ -5,6 +5,7 @@ use dfdx::nn::modules::{
     RecursiveWalker, TensorCollection, TensorOptions, TensorVisitor, ViewTensorMut,
 };
 use dfdx::prelude::*;
+use trainer_kernels::Simd;
 
 /// Adam hyper-parameters and state.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -172,15 +173,18 @@ fn update_slices(
 }
 
 fn update_chunk(c: Consts, w: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], zero: bool) {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") {
-        // SAFETY: the CPU has AVX-512F.
-        #[allow(unsafe_code)]
-        unsafe {
-            return update_avx512(c, w, g, m, v, zero);
+    match Simd::detect() {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512(_) => {
+            // SAFETY: `update_avx512` needs AVX-512F, and a `Simd::Avx512` value exists only where
+            // `Simd::detect` found it.
+            #[allow(unsafe_code)]
+            unsafe {
+                update_avx512(c, w, g, m, v, zero)
+            }
         }
+        _ => update_portable(c, w, g, m, v, zero),
     }
-    update_portable(c, w, g, m, v, zero);
 }
 
 /// The same loop compiled with AVX-512 enabled. Rust never fuses a multiply and an add, and

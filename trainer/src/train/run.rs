@@ -10,7 +10,7 @@ use super::run_dir::RunDir;
 use super::step::{scaled_images, Models, StepStats, Stepper};
 use crate::artifacts::{grid, plot};
 use crate::data::{Dataset, PIXELS};
-use crate::eval::{Evaluator, EVAL_SAMPLES};
+use crate::eval::{Evaluator, Quality, EVAL_SAMPLES};
 use crate::fsutil::write_atomic;
 use crate::models::{generator_input, Preset, Rows, CLASSES, PIXELS as NET_PIXELS};
 use crate::with_preset;
@@ -183,6 +183,8 @@ impl<P: Preset> Models<P> {
     }
 }
 
+/// Fresh models (initialised from the device's seed), or those of `resume` with their Adam
+/// moments (hyper-parameters follow `config`, which may have changed).
 fn build_models<P: Preset>(
     dev: &Cpu,
     config: &TrainConfig,
@@ -200,7 +202,6 @@ fn build_models<P: Preset>(
         };
         restore(&mut g, &ck.generator).map_err(|m| incompatible("generator", m))?;
         restore(&mut d, &ck.discriminator).map_err(|m| incompatible("discriminator", m))?;
-        // Moments and step count continue; hyper-parameters follow the (possibly changed) config.
         for (opt, saved) in [
             (&mut g_opt, &ck.generator_opt),
             (&mut d_opt, &ck.discriminator_opt),
@@ -215,92 +216,273 @@ fn build_models<P: Preset>(
     Ok(Models { g, d, g_opt, d_opt })
 }
 
+/// The run, step by step: start (fresh or resumed), the iteration-0 snapshot, then iterations
+/// with their logging, snapshots, evaluations and checkpoints, and the end (finished or
+/// interrupted).
 fn train_preset<P: Preset>(
     run: &Run<'_>,
     data: &Dataset,
     resume: Option<Checkpoint>,
 ) -> Result<Outcome, TrainError> {
-    let Run {
-        config,
-        dir,
-        stop,
-        progress,
-        evaluator,
-    } = *run;
-    let dev = Cpu::seed_from_u64(config.seed);
-    let mut models = build_models::<P>(&dev, config, resume.as_ref(), &dir.checkpoint())?;
-    let (start, mut metrics, mut quality, mut train_seconds) = match &resume {
-        Some(ck) => (
-            ck.iteration,
-            ck.metrics.clone(),
-            ck.quality.clone(),
-            ck.train_seconds,
-        ),
-        None => (0, Vec::new(), Vec::new(), 0.0),
-    };
-    drop(resume);
-
+    let dev = Cpu::seed_from_u64(run.config.seed);
+    let mut training = Training::<P>::start(run, &dev, resume)?;
     let images = scaled_images(data);
-    let latent = P::Latent::SIZE;
-    let batch = config.batch_size;
-    let fixed = fixed_noise(config.seed, latent);
-    let mut stepper = Stepper::new(&dev, &models, &images, &data.labels, config);
+    let mut stepper = Stepper::new(&dev, &training.models, &images, &data.labels, run.config);
+    let snapshots = Snapshots::<P>::new(run, &dev);
+    training.snapshot_at_start(&snapshots)?;
+    let bar = progress_bar(run.progress, run.config.iterations, training.iteration);
+    let mut clock = Instant::now();
+    while training.iteration < run.config.iterations {
+        if run.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let stats = stepper.step(&mut training.models, training.iteration);
+        training.iteration += 1;
+        if let Err(e) = training.check_finite(stats) {
+            bar.abandon();
+            return Err(e);
+        }
+        training.record(stats, clock.elapsed().as_secs_f64(), &bar);
+        training.after_iteration(&snapshots)?;
+        // Artifacts are not training time.
+        clock = Instant::now();
+    }
+    training.finish(&bar)
+}
 
-    let fixed_classes = balanced_classes(grid::GRID_COUNT);
-    let draw_grid = |g: &P::G, iteration: u64| -> Result<(), TrainError> {
-        let pixels = generate_with::<P>(g, &dev, &fixed, &fixed_classes);
-        let path = dir.grid(iteration);
-        grid::save_grid(&path, &pixels).map_err(|message| TrainError::Artifact { path, message })
-    };
-    let eval_latents = evaluator.map(|_| evaluation_latents(latent, EVAL_SAMPLES));
-    let eval_classes = balanced_classes(EVAL_SAMPLES);
-    // Scores the generator; on a new best FID, keeps this state as the best checkpoint.
-    let evaluate = |models: &Models<P>,
-                    iteration: u64,
-                    metrics: &[MetricRow],
-                    quality: &mut Vec<QualityRow>,
-                    train_seconds: f64|
-     -> Result<(), TrainError> {
-        let (Some(evaluator), Some(latents)) = (evaluator, &eval_latents) else {
+/// A run in progress: the models and everything a checkpoint keeps besides them.
+struct Training<'r, P: Preset> {
+    run: &'r Run<'r>,
+    models: Models<P>,
+    /// Iterations completed.
+    iteration: u64,
+    metrics: Vec<MetricRow>,
+    quality: Vec<QualityRow>,
+    /// Training seconds so far (resumed runs included; artifacts not).
+    train_seconds: f64,
+    /// The iterations since the last metrics row.
+    window: Window,
+}
+
+impl<'r, P: Preset> Training<'r, P> {
+    /// The models and history of `resume`, or fresh ones.
+    fn start(run: &'r Run<'r>, dev: &Cpu, resume: Option<Checkpoint>) -> Result<Self, TrainError> {
+        let models = build_models::<P>(dev, run.config, resume.as_ref(), &run.dir.checkpoint())?;
+        let (iteration, metrics, quality, train_seconds) = match resume {
+            Some(ck) => (ck.iteration, ck.metrics, ck.quality, ck.train_seconds),
+            None => (0, Vec::new(), Vec::new(), 0.0),
+        };
+        Ok(Training {
+            run,
+            models,
+            iteration,
+            metrics,
+            quality,
+            train_seconds,
+            window: Window::new(iteration),
+        })
+    }
+
+    /// The grid (and scores) of the untrained generator, for a fresh run that snapshots 0.
+    fn snapshot_at_start(&mut self, snapshots: &Snapshots<'_, P>) -> Result<(), TrainError> {
+        if self.iteration == 0 && self.run.config.is_snapshot(0) {
+            snapshots.draw_grid(&self.models.g, 0)?;
+            self.evaluate(snapshots)?;
+        }
+        Ok(())
+    }
+
+    /// An error unless both losses of the iteration just taken are finite.
+    fn check_finite(&self, stats: StepStats) -> Result<(), TrainError> {
+        if stats.d_loss.is_finite() && stats.g_loss.is_finite() {
+            return Ok(());
+        }
+        Err(TrainError::Diverged {
+            iteration: self.iteration,
+            d_loss: stats.d_loss,
+            g_loss: stats.g_loss,
+            checkpoint: self.run.dir.checkpoint(),
+        })
+    }
+
+    /// Counts the iteration just taken (`seconds` long) into the time, the window and the bar.
+    fn record(&mut self, stats: StepStats, seconds: f64, bar: &ProgressBar) {
+        let StepStats {
+            d_loss,
+            g_loss,
+            d_real,
+            d_fake,
+        } = stats;
+        self.train_seconds += seconds;
+        self.window.add(seconds, [d_loss, g_loss, d_real, d_fake]);
+        bar.set_position(self.iteration);
+        bar.set_message(format!("D {d_loss:.3} G {g_loss:.3}"));
+    }
+
+    /// What the configuration asks for after this iteration: a metrics row, a grid, scores, a
+    /// checkpoint.
+    fn after_iteration(&mut self, snapshots: &Snapshots<'_, P>) -> Result<(), TrainError> {
+        let (config, iteration) = (self.run.config, self.iteration);
+        if config.is_log(iteration) {
+            self.log_metrics()?;
+        }
+        if config.is_snapshot(iteration) {
+            snapshots.draw_grid(&self.models.g, iteration)?;
+        }
+        if config.is_snapshot(iteration) || config.is_checkpoint(iteration) {
+            self.evaluate(snapshots)?;
+        }
+        if config.is_checkpoint(iteration) {
+            self.save_checkpoint()?;
+            // The plot is a convenience: failing to draw it must not end a long run.
+            let dir = self.run.dir;
+            if let Err(message) = plot::save_loss_plot(&dir.loss_plot(), &self.metrics) {
+                eprintln!("warning: {}: {message}", dir.loss_plot().display());
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the window into a metrics row: printed (with `--progress lines`) and written.
+    fn log_metrics(&mut self) -> Result<(), TrainError> {
+        let (config, dir) = (self.run.config, self.run.dir);
+        let row = self
+            .window
+            .row(self.iteration, config.batch_size, self.train_seconds);
+        if self.run.progress == Progress::Lines {
+            println!(
+                "iter {:>6}/{}  D {:.4}  G {:.4}  D(x) {:.3}  D(G(z)) {:.3}  {:.0} img/s  {:.0}s",
+                row.iteration,
+                config.iterations,
+                row.d_loss,
+                row.g_loss,
+                row.d_real,
+                row.d_fake,
+                row.images_per_sec,
+                row.wall_seconds
+            );
+        }
+        self.metrics.push(row);
+        write_csv(&dir.metrics(), &self.metrics, &self.quality).map_err(io_err(dir.metrics()))
+    }
+
+    /// Scores the generator (with an evaluator); on a new best FID, keeps this state as the best
+    /// checkpoint.
+    fn evaluate(&mut self, snapshots: &Snapshots<'_, P>) -> Result<(), TrainError> {
+        let Some(scores) = snapshots.score(&self.models.g) else {
             return Ok(());
         };
-        let pixels: Vec<u8> = generate_with::<P>(&models.g, &dev, latents, &eval_classes)
-            .into_iter()
-            .map(grid::to_pixel)
-            .collect();
-        let asked = P::CONDITIONAL.then_some(eval_classes.as_slice());
-        let Some(scores) = evaluator.score(&pixels, asked) else {
-            return Ok(());
-        };
-        if progress == Progress::Lines {
+        let (dir, iteration) = (self.run.dir, self.iteration);
+        if self.run.progress == Progress::Lines {
             println!(
                 "iter {iteration:>6}: FID {:.2}, classifier score {:.2}, class entropy {:.2} bits",
                 scores.fid, scores.classifier_score, scores.class_entropy_bits
             );
         }
-        let improved = quality.iter().all(|r| scores.fid < r.quality.fid);
-        quality.push(QualityRow {
+        let improved = self.quality.iter().all(|r| scores.fid < r.quality.fid);
+        self.quality.push(QualityRow {
             iteration,
             quality: scores,
         });
-        write_csv(&dir.metrics(), metrics, quality).map_err(io_err(dir.metrics()))?;
-        if let Err(message) = plot::save_quality_plot(&dir.quality_plot(), quality) {
+        write_csv(&dir.metrics(), &self.metrics, &self.quality).map_err(io_err(dir.metrics()))?;
+        if let Err(message) = plot::save_quality_plot(&dir.quality_plot(), &self.quality) {
             eprintln!("warning: {}: {message}", dir.quality_plot().display());
         }
         if improved {
-            models
-                .checkpoint(config, iteration, metrics, quality, train_seconds)
-                .save(&dir.best_checkpoint())?;
+            self.checkpoint().save(&dir.best_checkpoint())?;
         }
         Ok(())
-    };
-    if start == 0 && config.is_snapshot(0) {
-        draw_grid(&models.g, 0)?;
-        evaluate(&models, 0, &metrics, &mut quality, train_seconds)?;
     }
 
+    /// The state now, as a checkpoint.
+    fn checkpoint(&self) -> Checkpoint {
+        self.models.checkpoint(
+            self.run.config,
+            self.iteration,
+            &self.metrics,
+            &self.quality,
+            self.train_seconds,
+        )
+    }
+
+    /// Writes the state now as the run's checkpoint.
+    fn save_checkpoint(&self) -> Result<(), TrainError> {
+        Ok(self.checkpoint().save(&self.run.dir.checkpoint())?)
+    }
+
+    /// The end of the loop: a finished run saves the generator's weights, an interrupted one a
+    /// checkpoint to resume from.
+    fn finish(self, bar: &ProgressBar) -> Result<Outcome, TrainError> {
+        let iteration = self.iteration;
+        let interrupted = iteration < self.run.config.iterations;
+        if interrupted {
+            self.save_checkpoint()?;
+            bar.abandon_with_message(format!("interrupted at iteration {iteration}"));
+        } else {
+            bar.finish();
+            save_generator_weights(&self.models.g, self.run.dir)?;
+        }
+        Ok(Outcome {
+            iteration,
+            interrupted,
+            train_seconds: self.train_seconds,
+            last: self.metrics.last().cloned(),
+        })
+    }
+}
+
+/// What a run shows of its generator: sample grids from fixed latents and, with an evaluator,
+/// scores on fixed evaluation latents.
+struct Snapshots<'r, P: Preset> {
+    run: &'r Run<'r>,
+    dev: Cpu,
+    grid_latents: Vec<f32>,
+    grid_classes: Vec<u8>,
+    /// The evaluation latents, made only when there is an evaluator.
+    eval_latents: Option<Vec<f32>>,
+    eval_classes: Vec<u8>,
+    preset: std::marker::PhantomData<P>,
+}
+
+impl<'r, P: Preset> Snapshots<'r, P> {
+    fn new(run: &'r Run<'r>, dev: &Cpu) -> Self {
+        let latent = P::Latent::SIZE;
+        Snapshots {
+            run,
+            dev: dev.clone(),
+            grid_latents: fixed_noise(run.config.seed, latent),
+            grid_classes: balanced_classes(grid::GRID_COUNT),
+            eval_latents: run
+                .evaluator
+                .map(|_| evaluation_latents(latent, EVAL_SAMPLES)),
+            eval_classes: balanced_classes(EVAL_SAMPLES),
+            preset: std::marker::PhantomData,
+        }
+    }
+
+    /// Saves the grid of iteration `iteration`.
+    fn draw_grid(&self, g: &P::G, iteration: u64) -> Result<(), TrainError> {
+        let pixels = generate_with::<P>(g, &self.dev, &self.grid_latents, &self.grid_classes);
+        let path = self.run.dir.grid(iteration);
+        grid::save_grid(&path, &pixels).map_err(|message| TrainError::Artifact { path, message })
+    }
+
+    /// The generator's scores, if the run has an evaluator and it could score.
+    fn score(&self, g: &P::G) -> Option<Quality> {
+        let (evaluator, latents) = (self.run.evaluator?, self.eval_latents.as_ref()?);
+        let pixels: Vec<u8> = generate_with::<P>(g, &self.dev, latents, &self.eval_classes)
+            .into_iter()
+            .map(grid::to_pixel)
+            .collect();
+        let asked = P::CONDITIONAL.then_some(self.eval_classes.as_slice());
+        evaluator.score(&pixels, asked)
+    }
+}
+
+/// The progress bar for `progress` (hidden unless it is [`Progress::Bar`]), at `position`.
+fn progress_bar(progress: Progress, iterations: u64, position: u64) -> ProgressBar {
     let bar = match progress {
-        Progress::Bar => ProgressBar::new(config.iterations),
+        Progress::Bar => ProgressBar::new(iterations),
         _ => ProgressBar::hidden(),
     };
     bar.set_style(
@@ -310,90 +492,8 @@ fn train_preset<P: Preset>(
         .expect("valid template")
         .progress_chars("=> "),
     );
-    bar.set_position(start);
-
-    let mut clock = Instant::now();
-    let mut window = Window::new(start);
-    let mut iteration = start;
-    while iteration < config.iterations {
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
-        let StepStats {
-            d_loss,
-            g_loss,
-            d_real,
-            d_fake,
-        } = stepper.step(&mut models, iteration);
-
-        iteration += 1;
-        if !(d_loss.is_finite() && g_loss.is_finite()) {
-            bar.abandon();
-            return Err(TrainError::Diverged {
-                iteration,
-                d_loss,
-                g_loss,
-                checkpoint: dir.checkpoint(),
-            });
-        }
-        let elapsed = clock.elapsed().as_secs_f64();
-        train_seconds += elapsed;
-        window.add(elapsed, [d_loss, g_loss, d_real, d_fake]);
-        bar.set_position(iteration);
-        bar.set_message(format!("D {d_loss:.3} G {g_loss:.3}"));
-
-        if config.is_log(iteration) {
-            let row = window.row(iteration, batch, train_seconds);
-            if progress == Progress::Lines {
-                println!(
-                    "iter {:>6}/{}  D {:.4}  G {:.4}  D(x) {:.3}  D(G(z)) {:.3}  {:.0} img/s  {:.0}s",
-                    row.iteration,
-                    config.iterations,
-                    row.d_loss,
-                    row.g_loss,
-                    row.d_real,
-                    row.d_fake,
-                    row.images_per_sec,
-                    row.wall_seconds
-                );
-            }
-            metrics.push(row);
-            write_csv(&dir.metrics(), &metrics, &quality).map_err(io_err(dir.metrics()))?;
-        }
-        if config.is_snapshot(iteration) {
-            draw_grid(&models.g, iteration)?;
-        }
-        if config.is_snapshot(iteration) || config.is_checkpoint(iteration) {
-            evaluate(&models, iteration, &metrics, &mut quality, train_seconds)?;
-        }
-        if config.is_checkpoint(iteration) {
-            models
-                .checkpoint(config, iteration, &metrics, &quality, train_seconds)
-                .save(&dir.checkpoint())?;
-            // The plot is a convenience: failing to draw it must not end a long run.
-            if let Err(message) = plot::save_loss_plot(&dir.loss_plot(), &metrics) {
-                eprintln!("warning: {}: {message}", dir.loss_plot().display());
-            }
-        }
-        // Artifacts are not training time.
-        clock = Instant::now();
-    }
-    let interrupted = iteration < config.iterations;
-    if interrupted {
-        models
-            .checkpoint(config, iteration, &metrics, &quality, train_seconds)
-            .save(&dir.checkpoint())?;
-        bar.abandon_with_message(format!("interrupted at iteration {iteration}"));
-    } else {
-        bar.finish();
-        save_generator_weights(&models.g, dir)?;
-    }
-    Ok(Outcome {
-        iteration,
-        interrupted,
-        train_seconds,
-        last: metrics.last().cloned(),
-    })
+    bar.set_position(position);
+    bar
 }
 
 /// Averages over the iterations since the last metrics row, so rows are not single noisy steps.

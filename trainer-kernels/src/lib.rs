@@ -1,0 +1,87 @@
+//! The trainer's f32 matrix products: checked matrix views, a blocked product (Goto/BLIS) split
+//! over the rayon threads, and register tiles for each SIMD path, chosen at run time.
+//!
+//! Every `unsafe` of the trainer's hot loops is in this crate, behind an API that is sound for all
+//! inputs: the kernels take only [`MatRef`], [`Gathered`] and [`MatMut`] views, each checked once
+//! when it is made (bounds, strides, overflow); threads get disjoint [`MatMut::split_at_col`]
+//! parts of the output; a SIMD tile can only be called with the token that proves its CPU feature
+//! ([`Simd::detect`]). The crate has no dfdx in it, so Miri can run its tests (the portable path,
+//! at small sizes): `cargo +nightly miri test -p trainer-kernels`.
+//!
+//! | module | job |
+//! |---|---|
+//! | [`view`] | the views, checked once when made; the only way into the kernels |
+//! | [`blocked`] | the blocked product: packing loop, threads, generic over the tile |
+//! | `pack` | copying operand blocks into the tile's panels |
+//! | [`tile`] | the register-tile trait and the portable tile (the reference) |
+//! | [`avx512`] | the AVX-512 tile |
+//! | [`simd`] | which SIMD path this CPU runs, and the tokens that prove it |
+//!
+//! A new SIMD path (AVX2 + FMA, say) is a token in [`simd`], a tile module beside [`avx512`]
+//! tested bit for bit against [`tile::Portable`], and an arm in [`product_f32`].
+//!
+//! ```
+//! use trainer_kernels::{product_f32, MatMut, MatRef};
+//!
+//! let a = [1.0f32, 2.0, 3.0, 4.0]; // 2×2
+//! let b = vec![1.0f32; 2 * 40]; // 2×40
+//! let mut c = vec![0.0f32; 2 * 40];
+//! let (a, b) = (MatRef::row_major(&a, 2, 2), MatRef::row_major(&b, 2, 40));
+//! match product_f32(MatMut::row_major(&mut c, 2, 40), false, a, b.into()) {
+//!     Ok(()) => assert_eq!((c[0], c[40]), (3.0, 7.0)),
+//!     Err(_untouched) => {} // no fast tile on this CPU: the caller uses another library
+//! }
+//! ```
+#![deny(missing_docs)]
+// Unsafe code only where a `SAFETY:` comment proves it sound: `MatMut` and the SIMD tiles.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod avx512;
+pub mod blocked;
+mod pack;
+pub mod simd;
+pub mod tile;
+pub mod view;
+
+pub use simd::Simd;
+pub use view::{Gathered, MatMut, MatRef, Rhs, ViewError};
+
+/// `dst = a · b` (or `dst += a · b` with `accumulate`) on the blocked product with this CPU's
+/// fastest tile, if it has one worth using and the product is at least one tile wide; otherwise
+/// `dst` comes back untouched, for the caller to hand to another library (the trainer uses
+/// `gemm`, which is faster than the portable tile). Under Miri every product runs, on the portable
+/// tile.
+///
+/// # Errors
+/// `dst`, untouched, when this crate has no fast path for the CPU or the shape.
+///
+/// # Panics
+/// If the shapes do not chain: `a` must be `dst.rows() × k` and `b` `k × dst.cols()`.
+pub fn product_f32<'d>(
+    dst: MatMut<'d, f32>,
+    accumulate: bool,
+    a: MatRef<'_, f32>,
+    b: Rhs<'_, f32>,
+) -> Result<(), MatMut<'d, f32>> {
+    view::assert_chain("product_f32", &dst, &a, &b);
+    match Simd::detect() {
+        Simd::Avx512(token) if dst.cols() >= avx512::NR => {
+            let tile = avx512::Avx512Tile(token);
+            blocked::product(tile, blocked::BLOCKING, dst, accumulate, a, b);
+        }
+        Simd::Portable if cfg!(miri) => {
+            blocked::product::<_, { avx512::MR }, { avx512::NR }>(
+                tile::Portable,
+                blocked::BLOCKING,
+                dst,
+                accumulate,
+                a,
+                b,
+            );
+        }
+        _ => return Err(dst),
+    }
+    Ok(())
+}
