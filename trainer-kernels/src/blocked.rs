@@ -375,10 +375,7 @@ mod tests {
         name: &str,
     ) {
         let mut rng = StdRng::seed_from_u64(11);
-        let small = Blocking {
-            nc: 2 * C,
-            ..SMALL
-        };
+        let small = Blocking { nc: 2 * C, ..SMALL };
         for blocking in [small, BLOCKING] {
             for &(m, k, n) in &[
                 (1, 1, 1),

@@ -238,14 +238,7 @@ fn update_avx512(
 /// compiler still fuses nothing: only an explicit `mul_add` is fused, and this loop has none).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn update_avx2(
-    c: Consts,
-    w: &mut [f32],
-    g: &mut [f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    zero: bool,
-) {
+fn update_avx2(c: Consts, w: &mut [f32], g: &mut [f32], m: &mut [f32], v: &mut [f32], zero: bool) {
     update_portable(c, w, g, m, v, zero);
 }
 
