@@ -1,11 +1,16 @@
 //! Trains a GAN on MNIST with dfdx and exports its generator for `firmware-core`.
 //!
 //! * [`data`]: MNIST — locating, downloading, strict IDX validation.
-//! * [`nn`]: the layers dfdx lacks on stable Rust (convolutions, fused LeakyReLU, reshapes).
-//! * [`models`]: the presets (`mcu`, `mlp`, `dcgan`), shapes checked at compile time.
-//! * [`train`]: the paper's training loop, checkpoints, metrics.
-//! * [`artifacts`]: sample grids and the loss plot.
+//! * [`models`]: the presets (`cmcu`, the default, `mcu`, `mlp`, `dcgan`, `cdcgan`), shapes
+//!   checked at compile time.
+//! * [`nn`]: the layers dfdx lacks or runs slowly on stable Rust (convolutions, fused batch
+//!   normalisation and LeakyReLU, Linear) and the kernels beneath them (matrix products on
+//!   checked views, im2col).
+//! * [`train`]: the paper's training loop, Adam, checkpoints, metrics.
+//! * [`eval`]: quality scores from a built-in MNIST classifier (FID and others).
+//! * [`artifacts`]: sample grids, the loss and quality plots.
 //! * [`sample`] and [`export`]: generated digits as IDX files; the firmware blob.
+//! * [`cli`]: the command line; [`fsutil`]: crash-safe file writing.
 
 // Unsafe code only where a comment proves it sound: the call into `gemm` in `nn::matmul`, Adam's
 // SIMD dispatch and one allocator setting in `train::step` (each with `#[allow(unsafe_code)]` and

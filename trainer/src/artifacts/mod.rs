@@ -1,4 +1,5 @@
-//! What a run leaves for people to look at: sample grids, the loss plot, IDX sample files.
+//! What a run leaves for people to look at: sample grids, the loss and quality plots. (IDX
+//! sample files are `trainer sample`'s, in [`crate::sample`].)
 
 pub mod grid;
 pub mod plot;
