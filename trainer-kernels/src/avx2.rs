@@ -20,9 +20,9 @@ pub struct Avx2Tile(pub Avx2Fma);
 impl TileKernel<MR, NR> for Avx2Tile {
     fn tile(self, a: &[[f32; MR]], b: &[[f32; NR]], c: MatMut<'_, f32>, load_c: bool) {
         #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
         // SAFETY: `tile` needs AVX2 and FMA, and `self.0` exists only where `Simd::available`
         // found both.
-        #[allow(unsafe_code)]
         unsafe {
             tile(a, b, c, load_c)
         }

@@ -197,18 +197,18 @@ fn update_chunk(
     match simd {
         #[cfg(target_arch = "x86_64")]
         Simd::Avx512(_) => {
+            #[allow(unsafe_code)]
             // SAFETY: `update_avx512` needs AVX-512F, and a `Simd::Avx512` value exists only where
             // `Simd::available` found it.
-            #[allow(unsafe_code)]
             unsafe {
                 update_avx512(c, w, g, m, v, zero)
             }
         }
         #[cfg(target_arch = "x86_64")]
         Simd::Avx2(_) => {
+            #[allow(unsafe_code)]
             // SAFETY: `update_avx2` needs AVX2 and FMA, and a `Simd::Avx2` value exists only
             // where `Simd::available` found both.
-            #[allow(unsafe_code)]
             unsafe {
                 update_avx2(c, w, g, m, v, zero)
             }
