@@ -18,8 +18,9 @@ pub struct Avx512Tile(pub Avx512);
 impl TileKernel<MR, NR> for Avx512Tile {
     fn tile(self, a: &[[f32; MR]], b: &[[f32; NR]], c: MatMut<'_, f32>, load_c: bool) {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `tile` needs AVX-512F, and `self.0` exists only where `Simd::detect` found it.
         #[allow(unsafe_code)]
+        // SAFETY: `tile` needs AVX-512F, and `self.0` exists only where `Simd::available` found
+        // it.
         unsafe {
             tile(a, b, c, load_c)
         }

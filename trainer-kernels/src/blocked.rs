@@ -148,7 +148,8 @@ fn block<K, const MR: usize, const NR: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::avx512::{Avx512Tile, MR, NR};
+    use crate::avx2::Avx2Tile;
+    use crate::avx512::Avx512Tile;
     use crate::simd::Simd;
     use crate::tile::Portable;
     use crate::view::Gathered;
@@ -366,25 +367,20 @@ mod tests {
         portable(SMALL, MatMut::row_major(&mut dst, 2, 3), false, a, b.into());
     }
 
-    /// The AVX-512 tile against the reference, and bit for bit against the portable tile of the
-    /// same shape, at the block sizes used in training and at small ones, on ragged shapes.
-    #[test]
-    #[cfg_attr(miri, ignore = "Miri runs the portable path only")]
-    fn avx512_tile_gives_the_portable_bits() {
-        let Simd::Avx512(token) = Simd::detect() else {
-            eprintln!("no AVX-512 on this CPU: that path is not used here");
-            return;
-        };
+    /// `kernel`'s product against the reference, and bit for bit against the portable tile of
+    /// the same shape, at the block sizes used in training and at small ones, on ragged shapes,
+    /// and split over two threads.
+    fn simd_tile_gives_the_portable_bits<K: TileKernel<R, C>, const R: usize, const C: usize>(
+        kernel: K,
+        name: &str,
+    ) {
         let mut rng = StdRng::seed_from_u64(11);
-        let small = Blocking {
-            nc: 2 * NR,
-            ..SMALL
-        };
+        let small = Blocking { nc: 2 * C, ..SMALL };
         for blocking in [small, BLOCKING] {
             for &(m, k, n) in &[
                 (1, 1, 1),
-                (12, 256, 32),
-                (13, 257, 33),
+                (R, 256, C),
+                (R + 1, 257, C + 1),
                 (5, 3, 47),
                 (121, 300, 65),
                 (130, 513, 600),
@@ -397,24 +393,39 @@ mod tests {
                 for accumulate in [false, true] {
                     let (mut fast, mut portable) = (init.clone(), init.clone());
                     let dst = MatMut::row_major(&mut fast, m, n);
-                    product(Avx512Tile(token), blocking, dst, accumulate, a, b.into());
+                    product::<_, R, C>(kernel, blocking, dst, accumulate, a, b.into());
                     let dst = MatMut::row_major(&mut portable, m, n);
-                    product::<_, MR, NR>(Portable, blocking, dst, accumulate, a, b.into());
+                    product::<_, R, C>(Portable, blocking, dst, accumulate, a, b.into());
                     assert!(
                         fast.iter()
                             .zip(&portable)
                             .all(|(x, y)| x.to_bits() == y.to_bits()),
-                        "{m}×{k}×{n} accumulate={accumulate} {blocking:?}"
+                        "{name}: {m}×{k}×{n} accumulate={accumulate} {blocking:?}"
                     );
                 }
             }
-            check::<_, MR, NR>(Avx512Tile(token), blocking, (130, 513, 600), 12);
+            check::<_, R, C>(kernel, blocking, (130, 513, 600), 12);
         }
-        // Split over two threads.
         let parallel = Blocking {
             parallel_min: 0,
             ..BLOCKING
         };
-        pool(2).install(|| check::<_, MR, NR>(Avx512Tile(token), parallel, (13, 40, 200), 13));
+        pool(2).install(|| check::<_, R, C>(kernel, parallel, (13, 40, 200), 13));
+    }
+
+    /// Every SIMD path this CPU runs (whatever `TRAINER_SIMD` says), against the portable tile.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri runs the portable path only")]
+    fn every_simd_tile_this_cpu_runs_gives_the_portable_bits() {
+        for simd in Simd::available() {
+            match simd {
+                Simd::Avx512(token) => {
+                    simd_tile_gives_the_portable_bits(Avx512Tile(token), "avx512");
+                }
+                Simd::Avx2(token) => simd_tile_gives_the_portable_bits(Avx2Tile(token), "avx2"),
+                Simd::Portable => {}
+            }
+            eprintln!("{simd}: checked");
+        }
     }
 }

@@ -15,10 +15,11 @@
 //! | `pack` | copying operand blocks into the tile's panels |
 //! | [`tile`] | the register-tile trait and the portable tile (the reference) |
 //! | [`avx512`] | the AVX-512 tile |
-//! | [`simd`] | which SIMD path this CPU runs, and the tokens that prove it |
+//! | [`avx2`] | the AVX2 + FMA tile |
+//! | [`simd`] | which SIMD path this CPU runs (`TRAINER_SIMD` forces one), and the tokens that prove it |
 //!
-//! A new SIMD path (AVX2 + FMA, say) is a token in [`simd`], a tile module beside [`avx512`]
-//! tested bit for bit against [`tile::Portable`], and an arm in [`product_f32`].
+//! A new SIMD path is a token in [`simd`], a tile module beside [`avx512`] tested bit for bit
+//! against [`tile::Portable`], and an arm in [`product_f32_on`].
 //!
 //! ```
 //! use trainer_kernels::{product_f32, MatMut, MatRef};
@@ -38,6 +39,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod avx2;
 pub mod avx512;
 pub mod blocked;
 mod pack;
@@ -45,11 +47,28 @@ pub mod simd;
 pub mod tile;
 pub mod view;
 
-pub use simd::Simd;
+pub use simd::{Simd, SimdRequestError};
 pub use view::{Gathered, MatMut, MatRef, Rhs, ViewError};
 
-/// `dst = a · b` (or `dst += a · b` with `accumulate`) on the blocked product with this CPU's
-/// fastest tile, if it has one worth using and the product is at least one tile wide; otherwise
+/// `dst = a · b` (or `dst += a · b` with `accumulate`) on the blocked product with the tile of
+/// this process's path ([`Simd::detect`]): [`product_f32_on`] that path.
+///
+/// # Errors
+/// `dst`, untouched, as [`product_f32_on`].
+///
+/// # Panics
+/// As [`product_f32_on`].
+pub fn product_f32<'d>(
+    dst: MatMut<'d, f32>,
+    accumulate: bool,
+    a: MatRef<'_, f32>,
+    b: Rhs<'_, f32>,
+) -> Result<(), MatMut<'d, f32>> {
+    product_f32_on(Simd::detect(), dst, accumulate, a, b)
+}
+
+/// `dst = a · b` (or `dst += a · b` with `accumulate`) on the blocked product with `simd`'s tile,
+/// if that path has one worth using and the product is at least one tile wide; otherwise
 /// `dst` comes back untouched, for the caller to hand to another library (the trainer uses
 /// `gemm`, which is faster than the portable tile). Under Miri every product runs, on the portable
 /// tile.
@@ -59,16 +78,21 @@ pub use view::{Gathered, MatMut, MatRef, Rhs, ViewError};
 ///
 /// # Panics
 /// If the shapes do not chain: `a` must be `dst.rows() × k` and `b` `k × dst.cols()`.
-pub fn product_f32<'d>(
+pub fn product_f32_on<'d>(
+    simd: Simd,
     dst: MatMut<'d, f32>,
     accumulate: bool,
     a: MatRef<'_, f32>,
     b: Rhs<'_, f32>,
 ) -> Result<(), MatMut<'d, f32>> {
     view::assert_chain("product_f32", &dst, &a, &b);
-    match Simd::detect() {
+    match simd {
         Simd::Avx512(token) if dst.cols() >= avx512::NR => {
             let tile = avx512::Avx512Tile(token);
+            blocked::product(tile, blocked::BLOCKING, dst, accumulate, a, b);
+        }
+        Simd::Avx2(token) if dst.cols() >= avx2::NR => {
+            let tile = avx2::Avx2Tile(token);
             blocked::product(tile, blocked::BLOCKING, dst, accumulate, a, b);
         }
         Simd::Portable if cfg!(miri) => {

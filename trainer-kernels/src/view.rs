@@ -355,9 +355,9 @@ pub struct MatMut<'a, E> {
     _borrow: PhantomData<&'a mut [E]>,
 }
 
+#[allow(unsafe_code)]
 // SAFETY: a `MatMut` is exclusive access to its elements (invariant 2), as a `&mut [E]` is, which
 // may move to another thread when `E` may.
-#[allow(unsafe_code)]
 unsafe impl<E: Send> Send for MatMut<'_, E> {}
 
 impl<'a, E> MatMut<'a, E> {

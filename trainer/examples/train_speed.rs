@@ -52,8 +52,9 @@ fn main() -> Result<()> {
     sorted.sort_by(f64::total_cmp);
     let ms = |s: Option<&f64>| s.map_or(f64::NAN, |s| s * 1e3);
     println!(
-        "framework=trainer model={} batch={} threads={} warmup={} iterations={} median_ms={:.3} min_ms={:.3} max_ms={:.3} cpu_ms={:.3} peak_rss_mib={:.1}",
+        "framework=trainer model={} simd={} batch={} threads={} warmup={} iterations={} median_ms={:.3} min_ms={:.3} max_ms={:.3} cpu_ms={:.3} peak_rss_mib={:.1}",
         args.model,
+        trainer_kernels::Simd::detect(),
         args.batch,
         rayon_threads(),
         args.warmup,

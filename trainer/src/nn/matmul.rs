@@ -1,7 +1,8 @@
 //! The matrix products behind every layer: `dst (+)= a · b` on checked views ([`MatRef`],
 //! [`Gathered`], [`MatMut`], from `trainer-kernels`). f32 products run on that crate's blocked
-//! kernel where it has a fast tile for the CPU ([`trainer_kernels::product_f32`]: AVX-512 here),
-//! which reads a [`Gathered`] operand in place; the rest (every f64 product, and f32 where the
+//! kernel where it has a fast tile for the path the process runs ([`trainer_kernels::product_f32`]:
+//! AVX-512 or AVX2 + FMA, chosen at run time or forced with `TRAINER_SIMD`), which reads a
+//! [`Gathered`] operand in place; the rest (every f64 product, and f32 where the
 //! kernel declines) on the `gemm` crate, dfdx's own kernel (AVX2 on stable Rust), with a gathered
 //! operand written out first.
 
@@ -246,6 +247,7 @@ mod tests {
 mod speed {
     use super::*;
     use std::time::Instant;
+    use trainer_kernels::avx2::Avx2Tile;
     use trainer_kernels::avx512::{Avx512Tile, MR, NR};
     use trainer_kernels::blocked::{product, BLOCKING};
     use trainer_kernels::tile::Portable;
@@ -254,7 +256,6 @@ mod speed {
     #[test]
     #[ignore = "a benchmark"]
     fn speed() {
-        let simd = Simd::detect();
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
@@ -290,10 +291,16 @@ mod speed {
                     let s = pool.install(|| best(&mut || f(MatMut::row_major(&mut dst, m, n))));
                     line += &format!("  {label} {:6.1} GFLOP/s", gflops(s));
                 };
-                if let Simd::Avx512(token) = simd {
-                    time("avx512", &mut |d| {
-                        product(Avx512Tile(token), BLOCKING, d, false, a, b.into())
-                    });
+                for simd in Simd::available() {
+                    match simd {
+                        Simd::Avx512(token) => time("avx512", &mut |d| {
+                            product(Avx512Tile(token), BLOCKING, d, false, a, b.into())
+                        }),
+                        Simd::Avx2(token) => time("avx2", &mut |d| {
+                            product(Avx2Tile(token), BLOCKING, d, false, a, b.into())
+                        }),
+                        Simd::Portable => {}
+                    }
                 }
                 time("portable", &mut |d| {
                     product::<_, MR, NR>(Portable, BLOCKING, d, false, a, b.into())
