@@ -29,7 +29,7 @@ use super::channel_layout::{add_bias_grad, batch_to_channel_major};
 use super::dims::ConvDim;
 use super::float::{NnDevice, NnFloat};
 use super::gradients::{input_grad_wanted, parameter_grads_wanted, put_grads, take_grads};
-use super::im2col::{col2im, Geometry, Im2Col};
+use super::im2col::{col2im_of_product, Geometry, Im2Col};
 use super::init::{uniform_fan_in, FanIn};
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::{recycle, scratch};
@@ -308,16 +308,13 @@ fn backward_host<E: NnFloat>(
     }
     cols.recycle();
     if let Some(gx) = gx {
-        // grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm; overwritten completely by the product.
-        let mut g_cols = scratch(g.cols_len());
-        matmul(
-            MatMut::row_major(&mut g_cols, rows, n),
-            false,
+        // gx += col2im(grad cols), grad cols (IN·K·K × B·H'W') = Wᵀ · g_cm
+        col2im_of_product(
+            g,
             MatRef::row_major(w, out_chan, rows).transposed(),
             MatRef::row_major(&g_cm, out_chan, n),
+            gx,
         );
-        col2im(g, &g_cols, gx);
-        recycle(g_cols);
     }
     recycle(g_cm);
 }

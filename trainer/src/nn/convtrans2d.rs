@@ -30,7 +30,7 @@ use super::conv2d::host_copy;
 use super::dims::ConvTransDim;
 use super::float::{NnDevice, NnFloat};
 use super::gradients::{input_grad_wanted, parameter_grads_wanted, put_grads, take_grads};
-use super::im2col::{col2im, Geometry, Im2Col};
+use super::im2col::{col2im_of_product, Geometry, Im2Col};
 use super::init::{uniform_fan_in, FanIn};
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::{recycle, scratch};
@@ -251,23 +251,19 @@ fn forward_host<E: NnFloat>(
 ) -> (Vec<E>, Vec<E>) {
     let (rows, n, out_plane) = (g.rows(), g.cols(), g.img_h * g.img_w);
     let x_cm = batch_to_channel_major(x, g.batch, in_chan, g.grid_h * g.grid_w);
-    // cols (OUT·K·K × B·H·W) = Wᵀ (OUT·K·K × IN) · x_cm (IN × B·H·W)
-    // Overwritten completely by the (non-accumulating) product.
-    let mut cols = scratch(g.cols_len());
-    matmul(
-        MatMut::row_major(&mut cols, rows, n),
-        false,
-        MatRef::row_major(w, in_chan, rows).transposed(),
-        MatRef::row_major(&x_cm, in_chan, n),
-    );
     let mut out = Vec::with_capacity(g.img_len());
     for _ in 0..g.batch {
         for &bias in b {
             out.extend(std::iter::repeat_n(bias, out_plane));
         }
     }
-    col2im(g, &cols, &mut out);
-    recycle(cols);
+    // out += col2im(cols), cols (OUT·K·K × B·H·W) = Wᵀ (OUT·K·K × IN) · x_cm (IN × B·H·W)
+    col2im_of_product(
+        g,
+        MatRef::row_major(w, in_chan, rows).transposed(),
+        MatRef::row_major(&x_cm, in_chan, n),
+        &mut out,
+    );
     (out, x_cm)
 }
 

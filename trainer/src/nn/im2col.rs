@@ -18,7 +18,7 @@ use dfdx::prelude::Dtype;
 use rayon::prelude::*;
 
 use super::float::NnFloat;
-use super::matmul::Gathered;
+use super::matmul::{matmul, Gathered, MatMut, MatRef};
 use super::scratch::{recycle, scratch};
 
 /// Where the kernel window of a convolution lands: see the module docs for the meaning of each field.
@@ -54,18 +54,6 @@ impl Geometry {
     }
 }
 
-/// The window positions of a [`Geometry`] precomputed on a zero-padded copy of one image plane.
-///
-/// The padded plane is `ph × pw`, with the image at offset `(p, p)`; it is large enough for every
-/// position any kernel window touches, so gathering and scattering through `index` need no
-/// bounds logic. `index[(ky·k + kx)·grid + gy·grid_w + gx]` is the padded-plane offset of
-/// `(gy·s + ky, gx·s + kx)`.
-struct Gather {
-    ph: usize,
-    pw: usize,
-    index: Vec<u32>,
-}
-
 /// Height and width of the zero-padded image plane: the image at offset `(p, p)`, and room for
 /// every position any kernel window touches.
 fn padded_size(g: &Geometry) -> (usize, usize) {
@@ -77,25 +65,39 @@ fn padded_size(g: &Geometry) -> (usize, usize) {
     )
 }
 
-impl Gather {
+/// A zero-padded image plane split into its `s × s` stride phases, where [`col2im`] sums.
+///
+/// The padded plane is `ph × pw` with the image at offset `(p, p)` (see [`padded_size`]).
+/// Phase `(ry, rx)` holds the padded positions `(y, x)` with `y mod s = ry` and `x mod s = rx`, at
+/// `(y / s, x / s)` of a `rows × cols` plane. The contribution of kernel offset `(ky, kx)` at grid
+/// position `(gy, gx)` lands on padded `(gy·s + ky, gx·s + kx)`, that is on row `gy + ky / s`,
+/// column `gx + kx / s` of phase `(ky mod s, kx mod s)`: one grid row is one contiguous run of a
+/// phase row, which the compiler vectorises, where the padded plane itself would take every
+/// `s`-th element.
+struct Phases {
+    s: usize,
+    rows: usize,
+    cols: usize,
+}
+
+impl Phases {
     fn new(g: &Geometry) -> Self {
         let (ph, pw) = padded_size(g);
-        assert!(ph * pw <= u32::MAX as usize, "image plane too large");
-        let mut index = Vec::with_capacity(g.k * g.k * g.grid_h * g.grid_w);
-        for ky in 0..g.k {
-            for kx in 0..g.k {
-                for gy in 0..g.grid_h {
-                    let row = (gy * g.s + ky) * pw + kx;
-                    index.extend((0..g.grid_w).map(|gx| (row + gx * g.s) as u32));
-                }
-            }
+        Self {
+            s: g.s,
+            rows: ph.div_ceil(g.s),
+            cols: pw.div_ceil(g.s),
         }
-        Self { ph, pw, index }
     }
 
-    /// The index block of kernel offset `kk = ky·k + kx`.
-    fn block(&self, kk: usize, grid: usize) -> &[u32] {
-        &self.index[kk * grid..][..grid]
+    /// Elements of all phases together.
+    fn len(&self) -> usize {
+        self.s * self.s * self.rows * self.cols
+    }
+
+    /// Offset of padded position `(y, x)` in the phases.
+    fn offset(&self, y: usize, x: usize) -> usize {
+        (((y % self.s) * self.s + x % self.s) * self.rows + y / self.s) * self.cols + x / self.s
     }
 }
 
@@ -186,39 +188,164 @@ impl<E: NnFloat> Im2Col<E> {
 /// Adds the column matrix `cols` into the images `img` (the adjoint of [`Im2Col`]: every column
 /// entry is added to the pixel it was read from; entries that fall into the padding are dropped).
 ///
-/// Each image plane `(b, c)` gathers only its own columns, so planes are done in parallel; each
-/// sums its `k·k` contributions in a zeroed padded plane, in row order, and then adds the interior
-/// to the image.
+/// Each channel gathers only its own rows of `cols`, so channels are done in parallel; each plane
+/// `(b, c)` sums its `k·k` contributions in a zeroed padded plane split into stride phases
+/// ([`Phases`]), kernel offset by kernel offset, and then adds the interior to the image.
 ///
 /// # Panics
 /// If the slice lengths do not match `g`.
 pub(crate) fn col2im<E: Dtype>(g: &Geometry, cols: &[E], img: &mut [E]) {
     assert_eq!(img.len(), g.img_len(), "col2im: image length");
     assert_eq!(cols.len(), g.cols_len(), "col2im: column matrix length");
-    let gather = Gather::new(g);
+    let phases = Phases::new(g);
     let (grid, kk, plane, ncols) = (g.grid_h * g.grid_w, g.k * g.k, g.img_h * g.img_w, g.cols());
-    if plane == 0 || ncols == 0 {
+    if plane == 0 || ncols == 0 || g.grid_w == 0 || g.chan == 0 {
         return;
     }
-    img.par_chunks_mut(plane)
+    // One task per channel: its k·k rows of `cols` are read front to back (a plane at a time, the
+    // same rows would be visited in 16 short pieces a page apart), and its planes of every image
+    // are summed in `pads`, small enough to stay in cache.
+    let mut by_channel: Vec<Vec<&mut [E]>> = (0..g.chan).map(|_| Vec::new()).collect();
+    for (bc, dst) in img.chunks_exact_mut(plane).enumerate() {
+        by_channel[bc % g.chan].push(dst);
+    }
+    by_channel
+        .into_par_iter()
         .enumerate()
-        .for_each_init(Vec::new, |pad, (bc, dst)| {
-            let (b, c) = (bc / g.chan, bc % g.chan);
-            pad.clear();
-            pad.resize(gather.ph * gather.pw, E::default());
+        .for_each_init(Vec::new, |pads, (c, mut planes)| {
+            pads.clear();
+            pads.resize(g.batch * phases.len(), E::default());
+            // Kernel offsets in order, so that every pixel sums its contributions in the same
+            // order as an element-by-element scatter would.
             for k in 0..kk {
-                let seg = &cols[(c * kk + k) * ncols + b * grid..][..grid];
-                for (v, &i) in seg.iter().zip(gather.block(k, grid)) {
-                    pad[i as usize] += *v;
+                // Grid row gy lands on row gy + ky / s of the phase: one phase row further each.
+                let first = phases.offset(k / g.k, k % g.k);
+                let row = &cols[(c * kk + k) * ncols..][..ncols];
+                for (pad, seg) in pads
+                    .chunks_exact_mut(phases.len())
+                    .zip(row.chunks_exact(grid))
+                {
+                    let pad = &mut pad[first..];
+                    // Fixed widths unrolled: the runs are short, and a loop of unknown length
+                    // spent more on its own bookkeeping than on the additions.
+                    match g.grid_w {
+                        7 => add_runs::<E, 7>(pad, phases.cols, seg),
+                        14 => add_runs::<E, 14>(pad, phases.cols, seg),
+                        w => {
+                            for (run, src) in pad.chunks_mut(phases.cols).zip(seg.chunks_exact(w)) {
+                                for (d, v) in run[..w].iter_mut().zip(src) {
+                                    *d += *v;
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            for (y, row) in dst.chunks_exact_mut(g.img_w).enumerate() {
-                let prow = &pad[(y + g.p) * gather.pw + g.p..][..g.img_w];
-                for (d, s) in row.iter_mut().zip(prow) {
-                    *d += *s;
+            for (dst, pad) in planes.iter_mut().zip(pads.chunks_exact(phases.len())) {
+                for (y, row) in dst.chunks_exact_mut(g.img_w).enumerate() {
+                    if g.s == 2 {
+                        // Stride 2 (every strided layer here): the row interleaves two phase rows.
+                        let from = |x| pad.get(phases.offset(y + g.p, x)..).unwrap_or(&[]);
+                        let (even, odd) = (from(g.p), from(g.p + 1));
+                        let (pairs, last) = row.as_chunks_mut::<2>();
+                        for (pair, (e, o)) in pairs.iter_mut().zip(even.iter().zip(odd)) {
+                            pair[0] += *e;
+                            pair[1] += *o;
+                        }
+                        if let (Some(d), Some(e)) = (last.first_mut(), even.get(pairs.len())) {
+                            *d += *e;
+                        }
+                        continue;
+                    }
+                    // The pixels of one phase are every s-th of the row, consecutive in the phase.
+                    for x0 in 0..g.s.min(g.img_w) {
+                        let at = phases.offset(y + g.p, x0 + g.p);
+                        for (d, s) in row.iter_mut().skip(x0).step_by(g.s).zip(&pad[at..]) {
+                            *d += *s;
+                        }
+                    }
                 }
             }
         });
+}
+
+/// Adds the runs of `W` elements of `seg` to `pad`, one every `stride` elements.
+fn add_runs<E: Dtype, const W: usize>(pad: &mut [E], stride: usize, seg: &[E]) {
+    let (runs, _) = seg.as_chunks::<W>();
+    for (dst, src) in pad.chunks_mut(stride).zip(runs) {
+        let Some(dst) = dst.first_chunk_mut::<W>() else {
+            break;
+        };
+        for (d, v) in dst.iter_mut().zip(src) {
+            *d += *v;
+        }
+    }
+}
+
+/// Columns of the column matrix that [`col2im_of_product`] computes at once, about: a block of
+/// this many columns of a DCGAN layer (1,024 rows) is 2 MB, which stays in a core's L2 cache from
+/// the product that writes it to the col2im that reads it.
+const COLUMNS_AT_ONCE: usize = 512;
+
+/// `img += col2im(a · b)` for the column matrix `a · b` (`a`: `g.rows() × k`, `b`: `k × g.cols()`),
+/// computed a few whole images at a time so that it is never written out whole.
+///
+/// Whole as a column matrix (13 MB for a DCGAN layer) it went to memory and came back for the
+/// scatter-add; a block of images' columns stays in cache. The result is bit for bit that of the
+/// product followed by [`col2im`]: the blocked product sums every element in the same order however
+/// its columns are split, and each image's pixels gather only that image's columns, in the same
+/// order. Blocks are whole images and at least a tile wide, so that every block runs on the same
+/// product kernel.
+///
+/// # Panics
+/// If the shapes do not match `g`.
+pub(crate) fn col2im_of_product<E: NnFloat>(
+    g: &Geometry,
+    a: MatRef<'_, E>,
+    b: MatRef<'_, E>,
+    img: &mut [E],
+) {
+    assert_eq!(img.len(), g.img_len(), "col2im_of_product: image length");
+    assert_eq!(a.rows(), g.rows(), "col2im_of_product: rows of a");
+    assert_eq!(b.cols(), g.cols(), "col2im_of_product: columns of b");
+    let (grid, image) = (g.grid_h * g.grid_w, g.chan * g.img_h * g.img_w);
+    if grid == 0 || image == 0 || g.batch == 0 {
+        return;
+    }
+    // Images per block: enough for the product's widest tile (16 columns), else a cache's worth.
+    let per = (COLUMNS_AT_ONCE / grid).max(16usize.div_ceil(grid)).max(1);
+    let mut blocks = Vec::with_capacity(g.batch.div_ceil(per));
+    let (mut rest, mut first) = (img, 0);
+    while first < g.batch {
+        let mut count = per.min(g.batch - first);
+        // A last block narrower than a tile joins the one before it.
+        if g.batch - first - count > 0 && (g.batch - first - count) * grid < 16 {
+            count = g.batch - first;
+        }
+        let (dst, right) = rest.split_at_mut(count * image);
+        blocks.push((first, count, dst));
+        (rest, first) = (right, first + count);
+    }
+    let k = b.rows();
+    blocks.into_par_iter().for_each(|(first, count, dst)| {
+        let cols = count * grid;
+        // Columns `first·grid..` of `b`: the same rows, fewer columns.
+        let part = MatRef::new(
+            &b.data()[first * grid * b.col_stride()..],
+            (k, cols),
+            (b.row_stride(), b.col_stride()),
+        );
+        // Overwritten completely by the (non-accumulating) product.
+        let mut block = scratch(g.rows() * cols);
+        matmul(
+            MatMut::row_major(&mut block, g.rows(), cols),
+            false,
+            a,
+            part,
+        );
+        col2im(&Geometry { batch: count, ..*g }, &block, dst);
+        recycle(block);
+    });
 }
 
 #[cfg(test)]
@@ -278,6 +405,8 @@ mod tests {
             (2, 3, 4, 1, 2),
             (4, 4, 1, 1, 0),
             (6, 5, 3, 3, 3),
+            (5, 7, 3, 2, 1),
+            (4, 1, 2, 2, 1),
         ] {
             v.push(Geometry {
                 batch: 2,
@@ -368,6 +497,76 @@ mod tests {
                 "{g:?}: {lhs} vs {rhs}"
             );
         }
+    }
+
+    /// col2im written the obvious way: each plane's contributions scattered into a zeroed padded
+    /// plane, kernel offset by kernel offset, then its interior added to the image.
+    fn col2im_reference(g: &Geometry, cols: &[f32], img: &mut [f32]) {
+        let (ph, pw) = padded_size(g);
+        for b in 0..g.batch {
+            for c in 0..g.chan {
+                let mut pad = vec![0.0f32; ph * pw];
+                for ky in 0..g.k {
+                    for kx in 0..g.k {
+                        let row = (c * g.k + ky) * g.k + kx;
+                        for gy in 0..g.grid_h {
+                            for gx in 0..g.grid_w {
+                                let col = (b * g.grid_h + gy) * g.grid_w + gx;
+                                pad[(gy * g.s + ky) * pw + gx * g.s + kx] +=
+                                    cols[row * g.cols() + col];
+                            }
+                        }
+                    }
+                }
+                for y in 0..g.img_h {
+                    for x in 0..g.img_w {
+                        img[((b * g.chan + c) * g.img_h + y) * g.img_w + x] +=
+                            pad[(y + g.p) * pw + x + g.p];
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn col2im_sums_in_the_reference_order() {
+        // Bit for bit in f32: the phase split changes where the sums are kept, not their order.
+        let mut rng = StdRng::seed_from_u64(4);
+        for g in geometries() {
+            let cols: Vec<f32> = (0..g.cols_len())
+                .map(|_| rng.gen_range(-1.0..1.0))
+                .collect();
+            let start: Vec<f32> = (0..g.img_len()).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let (mut fast, mut slow) = (start.clone(), start);
+            col2im(&g, &cols, &mut fast);
+            col2im_reference(&g, &cols, &mut slow);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&slow), "{g:?}");
+        }
+    }
+
+    #[test]
+    #[ignore = "timing, not a check: cargo test --release -p trainer --lib col2im_speed -- --ignored --nocapture"]
+    fn col2im_speed() {
+        // The DCGAN's largest col2im: conv2's input gradient and convT1's forward pass.
+        let g = Geometry {
+            batch: 64,
+            chan: 64,
+            img_h: 14,
+            img_w: 14,
+            grid_h: 7,
+            grid_w: 7,
+            k: 4,
+            s: 2,
+            p: 1,
+        };
+        let cols = vec![0.5f32; g.cols_len()];
+        let mut img = vec![0.0f32; g.img_len()];
+        let start = std::time::Instant::now();
+        for _ in 0..20 {
+            col2im(&g, &cols, &mut img);
+        }
+        println!("col2im {:?} per call", start.elapsed() / 20);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use super::conv2d::host_copy;
 use super::dims::ConvDim;
 use super::float::{NnDevice, NnFloat};
 use super::gradients::{input_grad_wanted, parameter_grads_wanted, put_grads, take_grads};
-use super::im2col::{col2im, Geometry, Im2Col};
+use super::im2col::{col2im_of_product, Geometry, Im2Col};
 use super::init::{uniform_fan_in, FanIn};
 use super::matmul::{matmul, MatMut, MatRef};
 use super::scratch::{recycle, scratch};
@@ -472,17 +472,13 @@ fn backward_host<E: NnFloat>(
     }
     cols.recycle();
     if let (true, Some(gx)) = (rows > 0, gx.as_deref_mut()) {
-        // Overwritten completely by the (non-accumulating) product.
-        let mut g_cols = scratch(g.cols_len());
-        matmul(
-            MatMut::row_major(&mut g_cols, rows, n),
-            false,
+        let mut g_img = vec![E::default(); batch * img_len];
+        col2im_of_product(
+            g,
             MatRef::new(w, (out_chan, rows), (lg.w_row(), 1)).transposed(),
             MatRef::row_major(&g_cm, out_chan, n),
+            &mut g_img,
         );
-        let mut g_img = vec![E::default(); batch * img_len];
-        col2im(g, &g_cols, &mut g_img);
-        recycle(g_cols);
         for (dst, src) in gx
             .chunks_exact_mut(lg.x_row())
             .zip(g_img.chunks_exact(img_len))
