@@ -83,9 +83,9 @@ pub trait Preset: 'static {
     /// Discriminator input length: 784, plus [`CLASSES`] if conditional.
     type DInput: ConstDim;
     /// The generator, as built on the CPU.
-    type G: GeneratorNet<Self::Input>;
+    type G: GeneratorNet<Self::Input> + Send;
     /// The discriminator, as built on the CPU.
-    type D: DiscriminatorNet<Self::DInput>;
+    type D: DiscriminatorNet<Self::DInput> + Send;
 }
 
 /// The presets selectable with `--model`.

@@ -244,9 +244,15 @@ pub(crate) fn col2im<E: Dtype>(g: &Geometry, cols: &[E], img: &mut [E]) {
             for (dst, pad) in planes.iter_mut().zip(pads.chunks_exact(phases.len())) {
                 for (y, row) in dst.chunks_exact_mut(g.img_w).enumerate() {
                     if g.s == 2 {
-                        // Stride 2 (every strided layer here): the row interleaves two phase rows.
-                        let from = |x| pad.get(phases.offset(y + g.p, x)..).unwrap_or(&[]);
-                        let (even, odd) = (from(g.p), from(g.p + 1));
+                        // Stride 2 (every strided layer here): the row interleaves two phase rows
+                        // (offsets written out with the stride known, as shifts and masks).
+                        let (py, px) = (y + g.p, g.p);
+                        let from = |x: usize| {
+                            let phase = (py & 1) * 2 + (x & 1);
+                            let at = (phase * phases.rows + (py >> 1)) * phases.cols + (x >> 1);
+                            pad.get(at..).unwrap_or(&[])
+                        };
+                        let (even, odd) = (from(px), from(px + 1));
                         let (pairs, last) = row.as_chunks_mut::<2>();
                         for (pair, (e, o)) in pairs.iter_mut().zip(even.iter().zip(odd)) {
                             pair[0] += *e;
@@ -272,8 +278,11 @@ pub(crate) fn col2im<E: Dtype>(g: &Geometry, cols: &[E], img: &mut [E]) {
 /// Adds the runs of `W` elements of `seg` to `pad`, one every `stride` elements.
 fn add_runs<E: Dtype, const W: usize>(pad: &mut [E], stride: usize, seg: &[E]) {
     let (runs, _) = seg.as_chunks::<W>();
-    for (dst, src) in pad.chunks_mut(stride).zip(runs) {
-        let Some(dst) = dst.first_chunk_mut::<W>() else {
+    for (i, src) in runs.iter().enumerate() {
+        let Some(dst) = pad
+            .get_mut(i * stride..)
+            .and_then(|p| p.first_chunk_mut::<W>())
+        else {
             break;
         };
         for (d, v) in dst.iter_mut().zip(src) {
@@ -327,6 +336,9 @@ pub(crate) fn col2im_of_product<E: NnFloat>(
         (rest, first) = (right, first + count);
     }
     let k = b.rows();
+    // Every block asks the pool for the widest block's size, so that its buffers are reused
+    // without being lengthened (which zero-fills).
+    let widest = blocks.iter().map(|&(_, count, _)| count).max().unwrap_or(0);
     blocks.into_par_iter().for_each(|(first, count, dst)| {
         let cols = count * grid;
         // Columns `first·grid..` of `b`: the same rows, fewer columns.
@@ -336,15 +348,11 @@ pub(crate) fn col2im_of_product<E: NnFloat>(
             (b.row_stride(), b.col_stride()),
         );
         // Overwritten completely by the (non-accumulating) product.
-        let mut block = scratch(g.rows() * cols);
-        matmul(
-            MatMut::row_major(&mut block, g.rows(), cols),
-            false,
-            a,
-            part,
-        );
-        col2im(&Geometry { batch: count, ..*g }, &block, dst);
-        recycle(block);
+        let mut buffer = scratch(g.rows() * widest * grid);
+        let block = &mut buffer[..g.rows() * cols];
+        matmul(MatMut::row_major(block, g.rows(), cols), false, a, part);
+        col2im(&Geometry { batch: count, ..*g }, block, dst);
+        recycle(buffer);
     });
 }
 
@@ -560,13 +568,18 @@ mod tests {
             s: 2,
             p: 1,
         };
-        let cols = vec![0.5f32; g.cols_len()];
-        let mut img = vec![0.0f32; g.img_len()];
-        let start = std::time::Instant::now();
-        for _ in 0..20 {
-            col2im(&g, &cols, &mut img);
+        for batch in [64, 8] {
+            let g = Geometry { batch, ..g };
+            let cols = vec![0.5f32; g.cols_len()];
+            let mut img = vec![0.0f32; g.img_len()];
+            let start = std::time::Instant::now();
+            for _ in 0..20 {
+                col2im(&g, &cols, &mut img);
+            }
+            let per_call = start.elapsed() / 20;
+            let per_add = per_call.as_secs_f64() * 1e9 / g.cols_len() as f64;
+            println!("col2im, batch {batch}: {per_call:?} per call, {per_add:.2} ns per element");
         }
-        println!("col2im {:?} per call", start.elapsed() / 20);
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub struct Stepper<'a, P: Preset> {
     real_targets: Rows<Const<1>>,
     g_grads: Option<Gradients<f32, Cpu>>,
     d_grads: Option<Gradients<f32, Cpu>>,
-    preset: std::marker::PhantomData<P>,
+    preset: std::marker::PhantomData<fn() -> P>,
 }
 
 impl<'a, P: Preset> Stepper<'a, P> {
@@ -150,6 +150,14 @@ impl<'a, P: Preset> Stepper<'a, P> {
 
     /// Runs iteration `step` (0-based: it picks the step's batch, classes and latents) on `models`.
     pub fn step(&mut self, models: &mut Models<P>, step: u64) -> StepStats {
+        // On a rayon worker: the layers' parallel loops then start from inside the pool instead
+        // of each handing its work over from this thread and sleeping until it is done (a
+        // wake-up per loop, hundreds per iteration). Results cannot change: every kernel gives
+        // the same bits on any thread.
+        rayon::scope(|_| self.step_in_pool(models, step))
+    }
+
+    fn step_in_pool(&mut self, models: &mut Models<P>, step: u64) -> StepStats {
         let (dev, batch, latent, seed) = (&self.dev, self.batch, P::Latent::SIZE, self.seed);
         let config = &self.config;
         let factor = config.lr_factor(step);
