@@ -117,6 +117,58 @@ fn same_seed_same_numbers() {
 }
 
 #[test]
+fn concurrent_runs_equal_a_lone_run() {
+    // Runs share the process's thread pool; one run's step can be executed by a worker that is
+    // waiting inside another run's step. Layer guards (frozen parameters, data inputs) set by
+    // the waiting step must not leak into it.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(ModelKind::Mcu, 20);
+    let lone = RunDir::new(tmp.path().join("lone"));
+    run(&cfg, &lone, None);
+    let dirs: Vec<RunDir> = (0..4)
+        .map(|i| RunDir::new(tmp.path().join(format!("together{i}"))))
+        .collect();
+    std::thread::scope(|s| {
+        for dir in &dirs {
+            s.spawn(|| run(&cfg, dir, None));
+        }
+    });
+    let expected = Checkpoint::load(&lone.checkpoint()).unwrap();
+    for dir in &dirs {
+        let got = Checkpoint::load(&dir.checkpoint()).unwrap();
+        assert_eq!(
+            got.generator,
+            expected.generator,
+            "{}",
+            dir.path().display()
+        );
+        assert_eq!(got.discriminator, expected.discriminator);
+    }
+}
+
+#[test]
+fn a_run_ignores_the_layer_guards_of_its_thread() {
+    // What a pool thread is in when it runs a step while waiting inside another run's step with
+    // the discriminator's parameters frozen: here on purpose, so the outcome is certain.
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(ModelKind::Mcu, 10);
+    let clean = RunDir::new(tmp.path().join("clean"));
+    run(&cfg, &clean, None);
+    let guarded = RunDir::new(tmp.path().join("guarded"));
+    rayon::scope(|_| {
+        let _frozen = trainer::nn::freeze_parameters();
+        let _data = trainer::nn::data_input();
+        run(&cfg, &guarded, None);
+    });
+    let (a, b) = (
+        Checkpoint::load(&clean.checkpoint()).unwrap(),
+        Checkpoint::load(&guarded.checkpoint()).unwrap(),
+    );
+    assert_eq!(a.generator, b.generator);
+    assert_eq!(a.discriminator, b.discriminator);
+}
+
+#[test]
 fn resumed_run_equals_uninterrupted_run() {
     resume_equivalence(ModelKind::Mlp);
     // Convolutions, BatchNorm running statistics and both optimisers' moments.

@@ -88,6 +88,37 @@ pub(crate) fn input_grad_wanted() -> bool {
     !DATA_INPUT.with(|f| f.replace(false))
 }
 
+/// This thread's [`freeze_parameters`] and [`data_input`] state, set aside (cleared) while a value
+/// of this type lives and put back when it drops. Made by [`isolate_guards`].
+///
+/// For work that may start on a thread in the middle of other work: a rayon worker waiting inside
+/// one training step can run another step (of another run in the same process), and that step
+/// must not see the first one's guards. Rayon runs such work to its end on the waiting thread's
+/// stack, so setting aside and putting back nest correctly.
+#[derive(Debug)]
+#[must_use = "the guards are set aside only while the value lives"]
+pub(crate) struct IsolatedGuards {
+    frozen: usize,
+    data_input: bool,
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+/// Clears this thread's layer guards until the returned value drops (see [`IsolatedGuards`]).
+pub(crate) fn isolate_guards() -> IsolatedGuards {
+    IsolatedGuards {
+        frozen: FROZEN.with(|f| f.replace(0)),
+        data_input: DATA_INPUT.with(|f| f.replace(false)),
+        _not_send: std::marker::PhantomData,
+    }
+}
+
+impl Drop for IsolatedGuards {
+    fn drop(&mut self) {
+        FROZEN.with(|f| f.set(self.frozen));
+        DATA_INPUT.with(|f| f.set(self.data_input));
+    }
+}
+
 /// The gradient buffers of a weight layer's backward pass, moved out of dfdx's gradient store
 /// ([`take_grads!`]) so that the output gradient can be read while the input's and the
 /// parameters' are written, and put back afterwards ([`put_grads!`]). No copies.

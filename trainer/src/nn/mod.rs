@@ -74,7 +74,7 @@ mod conv2d;
 mod convtrans2d;
 pub(crate) mod dims;
 mod float;
-mod gradients;
+pub(crate) mod gradients;
 mod im2col;
 mod init;
 mod label_conv2d;

@@ -153,8 +153,12 @@ impl<'a, P: Preset> Stepper<'a, P> {
         // On a rayon worker: the layers' parallel loops then start from inside the pool instead
         // of each handing its work over from this thread and sleeping until it is done (a
         // wake-up per loop, hundreds per iteration). Results cannot change: every kernel gives
-        // the same bits on any thread.
-        rayon::scope(|_| self.step_in_pool(models, step))
+        // the same bits on any thread. A worker waiting inside one step may run another (of
+        // another run in this process): the step starts with the layer guards set aside.
+        rayon::scope(|_| {
+            let _clean = crate::nn::gradients::isolate_guards();
+            self.step_in_pool(models, step)
+        })
     }
 
     fn step_in_pool(&mut self, models: &mut Models<P>, step: u64) -> StepStats {
