@@ -133,17 +133,20 @@ fn concurrent_runs_equal_a_lone_run() {
             s.spawn(|| run(&cfg, dir, None));
         }
     });
-    let expected = Checkpoint::load(&lone.checkpoint()).unwrap();
     for dir in &dirs {
-        let got = Checkpoint::load(&dir.checkpoint()).unwrap();
-        assert_eq!(
-            got.generator,
-            expected.generator,
-            "{}",
-            dir.path().display()
-        );
-        assert_eq!(got.discriminator, expected.discriminator);
+        assert_same_weights(&lone, dir);
     }
+}
+
+/// The two runs' last checkpoints hold the same generator and discriminator.
+fn assert_same_weights(expected: &RunDir, got: &RunDir) {
+    let (a, b) = (
+        Checkpoint::load(&expected.checkpoint()).unwrap(),
+        Checkpoint::load(&got.checkpoint()).unwrap(),
+    );
+    let which = got.path().display();
+    assert_eq!(a.generator, b.generator, "{which}");
+    assert_eq!(a.discriminator, b.discriminator, "{which}");
 }
 
 #[test]
@@ -160,12 +163,7 @@ fn a_run_ignores_the_layer_guards_of_its_thread() {
         let _data = trainer::nn::data_input();
         run(&cfg, &guarded, None);
     });
-    let (a, b) = (
-        Checkpoint::load(&clean.checkpoint()).unwrap(),
-        Checkpoint::load(&guarded.checkpoint()).unwrap(),
-    );
-    assert_eq!(a.generator, b.generator);
-    assert_eq!(a.discriminator, b.discriminator);
+    assert_same_weights(&clean, &guarded);
 }
 
 #[test]

@@ -244,14 +244,10 @@ pub(crate) fn col2im<E: Dtype>(g: &Geometry, cols: &[E], img: &mut [E]) {
             for (dst, pad) in planes.iter_mut().zip(pads.chunks_exact(phases.len())) {
                 for (y, row) in dst.chunks_exact_mut(g.img_w).enumerate() {
                     if g.s == 2 {
-                        // Stride 2 (every strided layer here): the row interleaves two phase rows
-                        // (offsets written out with the stride known, as shifts and masks).
-                        let (py, px) = (y + g.p, g.p);
-                        let from = |x: usize| {
-                            let phase = (py & 1) * 2 + (x & 1);
-                            let at = (phase * phases.rows + (py >> 1)) * phases.cols + (x >> 1);
-                            pad.get(at..).unwrap_or(&[])
-                        };
+                        // Stride 2 (every strided layer here): the row interleaves two phase
+                        // rows, added pair by pair.
+                        let from = |x| pad.get(phases.offset(y + g.p, x)..).unwrap_or(&[]);
+                        let px = g.p;
                         let (even, odd) = (from(px), from(px + 1));
                         let (pairs, last) = row.as_chunks_mut::<2>();
                         for (pair, (e, o)) in pairs.iter_mut().zip(even.iter().zip(odd)) {
