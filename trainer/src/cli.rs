@@ -175,6 +175,11 @@ pub struct TrainArgs {
     /// Shift every image the discriminator sees by up to N pixels (DiffAugment; 0: none) [default: 0].
     #[arg(long, value_name = "N")]
     pub augment_shift: Option<u8>,
+    /// Give the discriminator the batch's feature spread, its minibatch standard deviation
+    /// (Karras et al. 2018), to see too-uniform fakes by (mcu and cmcu; the generator and the
+    /// firmware network are unchanged) [default: off].
+    #[arg(long)]
+    pub minibatch_std: bool,
     /// Training images held out at the end of the training file for validation: the scores
     /// during training compare with them (0: train on all, score against the test set; the
     /// experiments of docs/quality.md use 10000) [default: 0].

@@ -114,6 +114,9 @@ fn config_from(args: &TrainArgs, resumed: Option<&Checkpoint>) -> TrainConfig {
     if let Some(v) = args.augment_shift {
         c.augment_shift = v;
     }
+    if args.minibatch_std {
+        c.minibatch_std = true;
+    }
     if let Some(v) = args.holdout {
         c.holdout = v;
     }
@@ -162,6 +165,12 @@ fn run_train(args: TrainArgs) -> Result<()> {
     };
     let config = config_from(&args, resumed.as_ref());
     if let Some(ck) = &resumed {
+        if config.minibatch_std != ck.config.minibatch_std {
+            anyhow::bail!(
+                "{}: trained without --minibatch-std, whose discriminator differs; start a new run to use it",
+                dir.path().display()
+            );
+        }
         if ck.iteration >= config.iterations {
             if final_files_written(&dir, config.model) {
                 println!(

@@ -210,6 +210,7 @@ fn with_options(model: ModelKind, iterations: u64) -> TrainConfig {
         ema: 0.99,
         real_label: 0.9,
         augment_shift: 2,
+        minibatch_std: true,
         ..config(model, iterations)
     }
 }
@@ -259,6 +260,13 @@ fn options_train_resume_exactly_and_the_average_is_what_inference_uses() {
             "augment_shift",
             TrainConfig {
                 augment_shift: 0,
+                ..with_options(ModelKind::Cmcu, 20)
+            },
+        ),
+        (
+            "minibatch_std",
+            TrainConfig {
+                minibatch_std: false,
                 ..with_options(ModelKind::Cmcu, 20)
             },
         ),

@@ -4,7 +4,9 @@
 //! The discriminator is DCGAN-style at half the `dcgan` preset's width.
 
 use super::Preset;
-use crate::nn::{BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LeakyReLU, Linear, Unflatten};
+use crate::nn::{
+    BatchNorm2D, Conv2D, ConvTrans2D, Flatten, LeakyReLU, Linear, MinibatchStd, Unflatten,
+};
 use dfdx::prelude::*;
 use firmware_core::arch::{
     FC_CHANNELS as C1, FC_OUT, FC_SIDE as S1, KERNEL as K, LATENT_DIM as Z, OUT_CHANNELS as C3,
@@ -28,6 +30,13 @@ type Discriminator = (
     (Flatten, Linear<3136, 1>),
 );
 
+/// `Discriminator` with the batch's feature spread beside its features (`--minibatch-std`).
+type DiscriminatorMinibatchStd = (
+    (Unflatten<1, 28, 28>, Conv2D<1, 32, 4, 2, 1>, LeakyReLU),
+    (Conv2D<32, 64, 4, 2, 1>, BatchNorm2D<64>, LeakyReLU),
+    (Flatten, MinibatchStd<3137>, Linear<3137, 1>),
+);
+
 /// The `mcu` preset.
 pub struct Mcu;
 
@@ -39,4 +48,18 @@ impl Preset for Mcu {
     type DInput = Const<784>;
     type G = <Generator as BuildOnDevice<Cpu, f32>>::Built;
     type D = <Discriminator as BuildOnDevice<Cpu, f32>>::Built;
+}
+
+/// `mcu` trained with minibatch standard deviation in its discriminator (`--minibatch-std`): the
+/// same generator, so the same firmware network and blob.
+pub struct McuMinibatchStd;
+
+impl Preset for McuMinibatchStd {
+    const NAME: &'static str = Mcu::NAME;
+    const CONDITIONAL: bool = false;
+    type Latent = <Mcu as Preset>::Latent;
+    type Input = <Mcu as Preset>::Input;
+    type DInput = <Mcu as Preset>::DInput;
+    type G = <Mcu as Preset>::G;
+    type D = <DiscriminatorMinibatchStd as BuildOnDevice<Cpu, f32>>::Built;
 }

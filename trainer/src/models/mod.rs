@@ -11,9 +11,9 @@ mod mcu;
 mod mlp;
 
 pub use cdcgan::Cdcgan;
-pub use cmcu::Cmcu;
+pub use cmcu::{Cmcu, CmcuMinibatchStd};
 pub use dcgan::Dcgan;
-pub use mcu::Mcu;
+pub use mcu::{Mcu, McuMinibatchStd};
 pub use mlp::Mlp;
 
 use crate::with_preset;
@@ -171,6 +171,27 @@ macro_rules! with_preset {
                 type $P = $crate::models::Cmcu;
                 $body
             }
+        }
+    };
+}
+
+/// Calls `$body` with `$P` bound to the preset type that trains `$config` (a
+/// [`TrainConfig`](crate::train::TrainConfig)): [`with_preset!`]'s, or its variant with minibatch
+/// standard deviation in the discriminator when `minibatch_std` is set (`mcu` and `cmcu`; the
+/// configuration's `validate` refuses it for the others, which then train without it).
+#[macro_export]
+macro_rules! with_training_preset {
+    ($config:expr, $P:ident => $body:expr) => {
+        match ($config.model, $config.minibatch_std) {
+            ($crate::models::ModelKind::Mcu, true) => {
+                type $P = $crate::models::McuMinibatchStd;
+                $body
+            }
+            ($crate::models::ModelKind::Cmcu, true) => {
+                type $P = $crate::models::CmcuMinibatchStd;
+                $body
+            }
+            (kind, _) => $crate::with_preset!(kind, $P => $body),
         }
     };
 }

@@ -12,6 +12,7 @@
 //! | [`BatchNorm2DAct<C, A>`](BatchNorm2DAct) | `BatchNorm2D<C>` then `A` (dfdx's `ReLU` or [`LeakyReLU`]) in one layer: same tensors, names, stored models and bits | `nn.BatchNorm2d(C)`, then the activation |
 //! | [`Linear<I, O>`](Linear) | fully connected with bias, on the own matrix kernel | `nn.Linear(I, O)` |
 //! | [`LeakyReLU<SLOPE_PER_MILLE = 200>`](LeakyReLU) | fused leaky ReLU, slope 0.2 by default | `nn.LeakyReLU(0.2)` |
+//! | [`MinibatchStd<OUT>`](MinibatchStd) | appends the batch's mean per-feature standard deviation to every row (`OUT` = width + 1) | StyleGAN's `MinibatchStdLayer` (group = batch, one feature) |
 //! | [`Flatten`] | `(B, C, H, W) → (B, C·H·W)` | `nn.Flatten()` |
 //! | [`Unflatten<C, H, W>`](Unflatten) | `(B, N) → (B, C, H, W)` | `nn.Unflatten(1, (C, H, W))` |
 //!
@@ -81,6 +82,7 @@ mod label_conv2d;
 mod leaky_relu;
 mod linear;
 mod matmul;
+mod minibatch_std;
 mod reshape;
 mod scratch;
 
@@ -98,4 +100,5 @@ pub use gradients::{data_input, freeze_parameters, DataInput, FrozenParameters};
 pub use label_conv2d::{try_append_columns, DeviceLabelConv2D, LabelConv2D};
 pub use leaky_relu::{try_leaky_relu, LeakyReLU};
 pub use linear::{try_linear, DeviceLinear, Linear};
+pub use minibatch_std::MinibatchStd;
 pub use reshape::{Flatten, Unflatten};

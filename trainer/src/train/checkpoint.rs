@@ -5,7 +5,7 @@
 
 use super::{
     adam::Adam,
-    config::{TrainConfig, TrainConfigV1},
+    config::{TrainConfig, TrainConfigV1, TrainConfigV3},
     ema::Ema,
     metrics::{MetricRow, QualityRow, QualityRowV1},
     params::TensorList,
@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"GANCKPT\0";
 /// Bumped whenever [`Checkpoint`] or a model's tensor order changes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest version still read (version 1 had no quality scores; version 2 no precision and
 /// recall, no generator average and none of the training options of version 3: they load with
-/// none, the options off).
+/// none, the options off; version 3 had no `minibatch_std`: it loads off).
 pub const OLDEST_READABLE_VERSION: u32 = 1;
 const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
 
@@ -117,6 +117,38 @@ impl From<CheckpointV2> for Checkpoint {
     }
 }
 
+/// Format version 3: [`Checkpoint`] with a configuration before `minibatch_std`.
+#[derive(serde::Deserialize)]
+struct CheckpointV3 {
+    config: TrainConfigV3,
+    iteration: u64,
+    generator: TensorList,
+    discriminator: TensorList,
+    generator_opt: Adam,
+    discriminator_opt: Adam,
+    metrics: Vec<MetricRow>,
+    train_seconds: f64,
+    quality: Vec<QualityRow>,
+    ema: Option<Ema>,
+}
+
+impl From<CheckpointV3> for Checkpoint {
+    fn from(v3: CheckpointV3) -> Self {
+        Checkpoint {
+            config: v3.config.into(),
+            iteration: v3.iteration,
+            generator: v3.generator,
+            discriminator: v3.discriminator,
+            generator_opt: v3.generator_opt,
+            discriminator_opt: v3.discriminator_opt,
+            metrics: v3.metrics,
+            train_seconds: v3.train_seconds,
+            quality: v3.quality,
+            ema: v3.ema,
+        }
+    }
+}
+
 /// Why a checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
@@ -202,6 +234,7 @@ impl Checkpoint {
         let decoded = match version {
             1 => postcard::from_bytes::<CheckpointV1>(body).map(Checkpoint::from),
             2 => postcard::from_bytes::<CheckpointV2>(body).map(Checkpoint::from),
+            3 => postcard::from_bytes::<CheckpointV3>(body).map(Checkpoint::from),
             _ => postcard::from_bytes(body),
         };
         decoded.map_err(|e| CheckpointError::Decode {
@@ -377,10 +410,106 @@ mod tests {
             updates: 7,
         });
         now.config.ema = 0.999;
+        now.config.minibatch_std = true;
         let again = Checkpoint::from_bytes(&now.to_bytes(), Path::new("new.bin")).unwrap();
         assert_eq!(again.quality, now.quality);
         assert_eq!(again.config, now.config);
         assert_eq!(again.ema, now.ema);
         assert_eq!(again.inference_generator(), &average);
+    }
+
+    /// [`TrainConfig`] as version 3 wrote it: every option but `minibatch_std`.
+    #[derive(serde::Serialize)]
+    struct ConfigV3Out {
+        model: crate::models::ModelKind,
+        seed: u64,
+        iterations: u64,
+        batch_size: usize,
+        lr: f32,
+        d_lr: Option<f32>,
+        betas: [f32; 2],
+        log_every: u64,
+        snapshot_every: u64,
+        checkpoint_every: u64,
+        lr_decay_from: f32,
+        ema: f32,
+        real_label: f32,
+        augment_shift: u8,
+        holdout: usize,
+    }
+
+    /// Format version 3's layout.
+    #[derive(serde::Serialize)]
+    struct CheckpointV3Out {
+        config: ConfigV3Out,
+        iteration: u64,
+        generator: TensorList,
+        discriminator: TensorList,
+        generator_opt: Adam,
+        discriminator_opt: Adam,
+        metrics: Vec<MetricRow>,
+        train_seconds: f64,
+        quality: Vec<QualityRow>,
+        ema: Option<Ema>,
+    }
+
+    #[test]
+    fn version_3_checkpoints_load_with_their_options_and_no_minibatch_std() {
+        let tensors = TensorList {
+            tensors: vec![vec![1.0, 2.0], vec![3.0]],
+        };
+        let average = Ema {
+            tensors: TensorList {
+                tensors: vec![vec![4.0, 5.0], vec![6.0]],
+            },
+            updates: 9,
+        };
+        let old = CheckpointV3Out {
+            config: ConfigV3Out {
+                model: crate::models::ModelKind::Cmcu,
+                seed: 3,
+                iterations: 20_000,
+                batch_size: 64,
+                lr: 2e-4,
+                d_lr: Some(4e-4),
+                betas: [0.5, 0.999],
+                log_every: 50,
+                snapshot_every: 0,
+                checkpoint_every: 2_000,
+                lr_decay_from: 0.5,
+                ema: 0.999,
+                real_label: 0.9,
+                augment_shift: 2,
+                holdout: 10_000,
+            },
+            iteration: 9,
+            generator: tensors.clone(),
+            discriminator: tensors.clone(),
+            generator_opt: Adam::new(2e-4, [0.5, 0.999], 1e-8),
+            discriminator_opt: Adam::new(4e-4, [0.5, 0.999], 1e-8),
+            metrics: Vec::new(),
+            train_seconds: 2.5,
+            quality: Vec::new(),
+            ema: Some(average.clone()),
+        };
+        let body = postcard::to_stdvec(&old).unwrap();
+        let ck = Checkpoint::from_bytes(&framed(3, &body), Path::new("v3.bin")).unwrap();
+        let expected_config = TrainConfig {
+            model: crate::models::ModelKind::Cmcu,
+            seed: 3,
+            d_lr: Some(4e-4),
+            checkpoint_every: 2_000,
+            lr_decay_from: 0.5,
+            ema: 0.999,
+            real_label: 0.9,
+            augment_shift: 2,
+            holdout: 10_000,
+            ..TrainConfig::OPTIONS_OFF
+        };
+        assert_eq!(ck.config, expected_config);
+        assert!(!ck.config.minibatch_std);
+        assert_eq!((ck.iteration, ck.train_seconds), (9, 2.5));
+        assert_eq!(ck.ema, Some(average));
+        assert_eq!(ck.generator, tensors);
     }
 }

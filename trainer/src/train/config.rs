@@ -48,6 +48,9 @@ pub struct TrainConfig {
     /// Training images held out at the end of the training file as the validation set, which the
     /// scores during training compare with (0: none; the scores then use the test set).
     pub holdout: usize,
+    /// Minibatch standard deviation (Karras et al. 2018): the discriminator sees the batch's mean
+    /// per-feature spread beside its last features (`mcu` and `cmcu`; the generator is unchanged).
+    pub minibatch_std: bool,
 }
 
 /// [`TrainConfig`] as checkpoints of format versions 1 and 2 stored it (before the options of
@@ -63,6 +66,50 @@ pub struct TrainConfigV1 {
     log_every: u64,
     snapshot_every: u64,
     checkpoint_every: u64,
+}
+
+/// [`TrainConfig`] as checkpoints of format version 3 stored it (before `minibatch_std`); they
+/// load with it off.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct TrainConfigV3 {
+    model: ModelKind,
+    seed: u64,
+    iterations: u64,
+    batch_size: usize,
+    lr: f32,
+    d_lr: Option<f32>,
+    betas: [f32; 2],
+    log_every: u64,
+    snapshot_every: u64,
+    checkpoint_every: u64,
+    lr_decay_from: f32,
+    ema: f32,
+    real_label: f32,
+    augment_shift: u8,
+    holdout: usize,
+}
+
+impl From<TrainConfigV3> for TrainConfig {
+    fn from(v3: TrainConfigV3) -> Self {
+        TrainConfig {
+            model: v3.model,
+            seed: v3.seed,
+            iterations: v3.iterations,
+            batch_size: v3.batch_size,
+            lr: v3.lr,
+            d_lr: v3.d_lr,
+            betas: v3.betas,
+            log_every: v3.log_every,
+            snapshot_every: v3.snapshot_every,
+            checkpoint_every: v3.checkpoint_every,
+            lr_decay_from: v3.lr_decay_from,
+            ema: v3.ema,
+            real_label: v3.real_label,
+            augment_shift: v3.augment_shift,
+            holdout: v3.holdout,
+            minibatch_std: false,
+        }
+    }
 }
 
 impl From<TrainConfigV1> for TrainConfig {
@@ -109,6 +156,7 @@ impl TrainConfig {
         real_label: 1.0,
         augment_shift: 0,
         holdout: 0,
+        minibatch_std: false,
     };
 
     /// The discriminator's base learning rate.
@@ -182,6 +230,12 @@ impl TrainConfig {
                 self.augment_shift
             ));
         }
+        if self.minibatch_std && !matches!(self.model, ModelKind::Mcu | ModelKind::Cmcu) {
+            return Err(format!(
+                "--minibatch-std is available for the mcu and cmcu models, not {}",
+                self.model
+            ));
+        }
         if self.betas.iter().any(|b| !(0.0..1.0).contains(b)) {
             return Err(format!(
                 "Adam betas must be in [0, 1), got {:?}",
@@ -217,6 +271,7 @@ mod tests {
         assert_eq!(d.ema, 0.0);
         assert_eq!(d.real_label, 1.0);
         assert_eq!(d.augment_shift, 0);
+        assert!(!d.minibatch_std);
         assert_eq!(
             d.holdout, 0,
             "the default run trains on every training image"
@@ -280,6 +335,14 @@ mod tests {
                     ..TrainConfig::default()
                 },
                 "--augment-shift",
+            ),
+            (
+                TrainConfig {
+                    model: ModelKind::Dcgan,
+                    minibatch_std: true,
+                    ..TrainConfig::default()
+                },
+                "--minibatch-std",
             ),
         ];
         for (config, flag) in bad {

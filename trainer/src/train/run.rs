@@ -14,7 +14,7 @@ use crate::data::{Dataset, PIXELS};
 use crate::eval::{Evaluator, Quality, EVAL_SAMPLES};
 use crate::fsutil::write_atomic;
 use crate::models::{generator_input, Preset, Rows, CLASSES, PIXELS as NET_PIXELS};
-use crate::with_preset;
+use crate::with_training_preset;
 use dfdx::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -117,7 +117,7 @@ pub fn train(
         progress,
         evaluator,
     };
-    with_preset!(config.model, P => train_preset::<P>(&run, &data, resume))
+    with_training_preset!(config, P => train_preset::<P>(&run, &data, resume))
 }
 
 /// The training images and the validation images: the last `holdout` of `data`.

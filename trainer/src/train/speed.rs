@@ -6,7 +6,7 @@ use super::config::TrainConfig;
 use super::step::{scaled_images, Models, Stepper};
 use crate::data::Dataset;
 use crate::models::Preset;
-use crate::with_preset;
+use crate::with_training_preset;
 use dfdx::prelude::*;
 use std::time::Instant;
 
@@ -22,7 +22,7 @@ pub struct Timing {
 /// Times iterations of `config`'s preset: `warmup` untimed iterations, then `timed` ones, each
 /// timed alone (batch assembly, noise, both steps and both Adam updates included).
 pub fn time_iterations(config: &TrainConfig, data: &Dataset, warmup: u64, timed: u64) -> Timing {
-    with_preset!(config.model, P => time_preset::<P>(config, data, warmup, timed))
+    with_training_preset!(config, P => time_preset::<P>(config, data, warmup, timed))
 }
 
 fn time_preset<P: Preset>(config: &TrainConfig, data: &Dataset, warmup: u64, timed: u64) -> Timing {
