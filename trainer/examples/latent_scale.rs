@@ -10,11 +10,9 @@
 //! cargo run --release -p trainer --example latent_scale -- runs/NAME 0.9 1.1 1.25
 //! ```
 
-use firmware_core::arch::CONDITIONAL_LATENT_DIM;
 use firmware_core::LATENT_DIM;
 use std::process::ExitCode;
 use trainer::export::export_checkpoint;
-use trainer::models::ModelKind;
 use trainer::train::{Checkpoint, RunDir};
 
 fn main() -> ExitCode {
@@ -34,11 +32,14 @@ fn main() -> ExitCode {
 
 fn scale_run(run: &str, scales: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let ck = Checkpoint::load(&RunDir::new(run).checkpoint())?;
-    // A conditional generator's last inputs are the one-hot class, which must stay 1.
-    let noise = match ck.config.model {
-        ModelKind::Cmcu => CONDITIONAL_LATENT_DIM,
-        _ => LATENT_DIM,
-    };
+    let model = ck.config.model;
+    // Refused here, before any copy of the run is written (the export would refuse it too).
+    if !model.runs_on_firmware() {
+        return Err(format!("{run}: preset `{model}` does not run on the firmware").into());
+    }
+    // The noise inputs only: a conditional generator's last inputs are the one-hot class,
+    // which must stay 1.
+    let noise = model.latent_dim();
     for text in scales {
         let scale: f32 = text.parse().map_err(|e| format!("scale {text:?}: {e}"))?;
         let mut scaled = ck.clone();
