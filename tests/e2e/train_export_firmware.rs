@@ -9,7 +9,7 @@ use trainer::data::{load_split, locate, parse_images, Dataset, Locator, Split};
 use trainer::export::{export_run, ExportError};
 use trainer::models::ModelKind;
 use trainer::sample::generate_latents;
-use trainer::train::{train, Checkpoint, Progress, RunDir, TrainConfig};
+use trainer::train::{train, Checkpoint, Progress, Recipe, RunDir, TrainConfig};
 
 /// The real MNIST training set, obtained exactly as the trainer obtains it for a user:
 /// `$MNIST_DIR`, else the cache, else a download into the cache.
@@ -30,7 +30,7 @@ fn trained_run(model: ModelKind, iterations: u64) -> (tempfile::TempDir, RunDir)
         iterations,
         batch_size: 32,
         seed: 3,
-        ..TrainConfig::default()
+        ..TrainConfig::new(model, Recipe::default_for(model))
     };
     let stop = AtomicBool::new(false);
     train(

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use trainer::data::{load_split, locate, Locator, Split};
 use trainer::models::ModelKind;
 use trainer::train::speed::{median, peak_rss_bytes, time_iterations};
-use trainer::train::TrainConfig;
+use trainer::train::{Recipe, TrainConfig};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -40,7 +40,7 @@ fn main() -> Result<()> {
     let config = TrainConfig {
         model: args.model,
         batch_size: args.batch,
-        ..TrainConfig::default()
+        ..TrainConfig::new(args.model, Recipe::Paper)
     };
     let timing = time_iterations(&config, &data, args.warmup, args.iterations);
     let times = timing.seconds;

@@ -1,6 +1,7 @@
 //! Command-line interface: `trainer [train]`, `trainer sample`, `trainer export`, `trainer eval`.
 
 use crate::models::ModelKind;
+use crate::train::Recipe;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -155,10 +156,16 @@ pub struct TrainArgs {
     /// Batch size [default: 64].
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Where the settings start: `tuned` (the paper's losses plus --ema 0.999, --minibatch-std
+    /// and --d-lr 1e-4; mcu and cmcu) or `paper` (every option below off); the options given
+    /// override it [default: tuned for cmcu, paper for the others].
+    #[arg(long, value_enum)]
+    pub recipe: Option<Recipe>,
     /// Adam learning rate of the generator (and of the discriminator without --d-lr) [default: 0.0002].
     #[arg(long)]
     pub lr: Option<f32>,
-    /// Adam learning rate of the discriminator (two time-scale updates) [default: --lr].
+    /// Adam learning rate of the discriminator (two time-scale updates) [default: the recipe's:
+    /// 0.0001 tuned, --lr paper].
     #[arg(long)]
     pub d_lr: Option<f32>,
     /// Let both learning rates fall linearly to zero from this fraction of the iterations on
@@ -166,7 +173,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub lr_decay_from: Option<f32>,
     /// Keep a moving average of the generator's weights with this decay, and use it for grids,
-    /// scores and the export (0: none) [default: 0].
+    /// scores and the export (0: none) [default: the recipe's: 0.999 tuned, 0 paper].
     #[arg(long)]
     pub ema: Option<f32>,
     /// The discriminator's target for real images (one-sided label smoothing below 1) [default: 1].
@@ -177,7 +184,7 @@ pub struct TrainArgs {
     pub augment_shift: Option<u8>,
     /// Give the discriminator the batch's feature spread, its minibatch standard deviation
     /// (Karras et al. 2018), to see too-uniform fakes by (mcu and cmcu; the generator and the
-    /// firmware network are unchanged) [default: off].
+    /// firmware network are unchanged) [default: the recipe's: on tuned, off paper].
     #[arg(long)]
     pub minibatch_std: bool,
     /// Training images held out at the end of the training file for validation: the scores

@@ -10,7 +10,7 @@ use trainer::data::{load_split, locate, Dataset, Locator, Split, PIXELS};
 use trainer::eval::{Evaluator, Quality};
 use trainer::export::{export_run, ExportReport};
 use trainer::models::ModelKind;
-use trainer::train::{train, Checkpoint, Progress, RunDir, TrainConfig};
+use trainer::train::{train, Checkpoint, Progress, Recipe, RunDir, TrainConfig};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -82,11 +82,29 @@ fn checkpoint_path(dir: &RunDir, which: CheckpointArg) -> std::path::PathBuf {
     }
 }
 
-fn config_from(args: &TrainArgs, resumed: Option<&Checkpoint>) -> TrainConfig {
-    let mut c = resumed.map(|ck| ck.config.clone()).unwrap_or_default();
-    if let Some(v) = args.model {
-        c.model = v;
-    }
+/// A new run's settings: the model's recipe (or `--recipe`), then the options given; a resumed
+/// run's: its checkpoint's, then the options given.
+fn config_from(args: &TrainArgs, resumed: Option<&Checkpoint>) -> Result<TrainConfig> {
+    let mut c = match resumed {
+        Some(ck) => {
+            if args.recipe.is_some() {
+                bail!("--recipe applies to new runs: a resumed run keeps the settings it started with");
+            }
+            let mut c = ck.config.clone();
+            if let Some(v) = args.model {
+                c.model = v;
+            }
+            c
+        }
+        None => {
+            let model = args.model.unwrap_or(TrainConfig::default().model);
+            let recipe = args.recipe.unwrap_or(Recipe::default_for(model));
+            if recipe == Recipe::Tuned && !model.runs_on_firmware() {
+                bail!("--recipe tuned is for the mcu and cmcu models (its minibatch std is theirs), not {model}: use --recipe paper");
+            }
+            TrainConfig::new(model, recipe)
+        }
+    };
     if let Some(v) = args.iterations {
         c.iterations = v;
     }
@@ -135,7 +153,7 @@ fn config_from(args: &TrainArgs, resumed: Option<&Checkpoint>) -> TrainConfig {
     if let Some(v) = args.log_every {
         c.log_every = v;
     }
-    c
+    Ok(c)
 }
 
 fn run_train(args: TrainArgs) -> Result<()> {
@@ -148,7 +166,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
             (dir, Some(ck))
         }
         None => {
-            let c = config_from(&args, None);
+            let c = config_from(&args, None)?;
             let name = args
                 .name
                 .clone()
@@ -163,7 +181,7 @@ fn run_train(args: TrainArgs) -> Result<()> {
             (dir, None)
         }
     };
-    let config = config_from(&args, resumed.as_ref());
+    let config = config_from(&args, resumed.as_ref())?;
     if let Some(ck) = &resumed {
         if config.minibatch_std != ck.config.minibatch_std {
             anyhow::bail!(

@@ -174,7 +174,7 @@ fn training_records_scores_and_keeps_the_best_checkpoint() {
         batch_size: 16,
         log_every: 5,
         checkpoint_every: 10,
-        ..TrainConfig::default()
+        ..TrainConfig::new(ModelKind::Mcu, trainer::train::Recipe::Paper)
     };
     let stop = AtomicBool::new(false);
     train(

@@ -353,7 +353,10 @@ fn bad_checkpoints_on_the_command_line_are_clear_errors_not_panics() {
         model: trainer::models::ModelKind::Mcu,
         iterations: 1,
         batch_size: 4,
-        ..Default::default()
+        ..trainer::train::TrainConfig::new(
+            trainer::models::ModelKind::Mcu,
+            trainer::train::Recipe::Paper,
+        )
     };
     train(
         &cfg,

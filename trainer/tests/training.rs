@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 use trainer::models::ModelKind;
-use trainer::train::{train, Checkpoint, Progress, RunDir, TrainConfig, TrainError};
+use trainer::train::{train, Checkpoint, Progress, Recipe, RunDir, TrainConfig, TrainError};
 
 fn config(model: ModelKind, iterations: u64) -> TrainConfig {
     TrainConfig {
@@ -14,7 +14,7 @@ fn config(model: ModelKind, iterations: u64) -> TrainConfig {
         batch_size: 16,
         log_every: 5,
         checkpoint_every: 10,
-        ..TrainConfig::default()
+        ..TrainConfig::new(model, Recipe::default_for(model))
     }
 }
 

@@ -16,7 +16,7 @@ pub mod speed;
 pub mod step;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
-pub use config::{TrainConfig, PAPER_SNAPSHOTS, VALIDATION_IMAGES};
+pub use config::{Recipe, TrainConfig, PAPER_SNAPSHOTS, VALIDATION_IMAGES};
 pub use metrics::{MetricRow, QualityRow};
 pub use run::{
     balanced_classes, evaluation_latents, fixed_noise, generate_with, train, validation_split,
