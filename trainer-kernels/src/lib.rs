@@ -67,8 +67,14 @@ pub fn product_f32<'d>(
     product_f32_on(Simd::detect(), dst, accumulate, a, b)
 }
 
+/// The narrowest product (columns of `dst`) the SIMD paths run on their tiles; narrower ones go to
+/// the caller's fallback. One bound for both paths, the AVX-512 tile's width: their tiles give
+/// the same bits, so training on either gives the same bits only if they also take the same
+/// products (with AVX2's own width, products 16–31 columns wide went to different code).
+pub const MIN_TILED_COLS: usize = avx512::NR;
+
 /// `dst = a · b` (or `dst += a · b` with `accumulate`) on the blocked product with `simd`'s tile,
-/// if that path has one worth using and the product is at least one tile wide; otherwise
+/// if that path has one worth using and the product is at least [`MIN_TILED_COLS`] wide; otherwise
 /// `dst` comes back untouched, for the caller to hand to another library (the trainer uses
 /// `gemm`, which is faster than the portable tile). Under Miri every product runs, on the portable
 /// tile.
@@ -87,11 +93,11 @@ pub fn product_f32_on<'d>(
 ) -> Result<(), MatMut<'d, f32>> {
     view::assert_chain("product_f32", &dst, &a, &b);
     match simd {
-        Simd::Avx512(token) if dst.cols() >= avx512::NR => {
+        Simd::Avx512(token) if dst.cols() >= MIN_TILED_COLS => {
             let tile = avx512::Avx512Tile(token);
             blocked::product(tile, blocked::BLOCKING, dst, accumulate, a, b);
         }
-        Simd::Avx2(token) if dst.cols() >= avx2::NR => {
+        Simd::Avx2(token) if dst.cols() >= MIN_TILED_COLS => {
             let tile = avx2::Avx2Tile(token);
             blocked::product(tile, blocked::BLOCKING, dst, accumulate, a, b);
         }
@@ -108,4 +114,42 @@ pub fn product_f32_on<'d>(
         _ => return Err(dst),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+
+    /// Every SIMD path this CPU runs takes exactly the products at least [`MIN_TILED_COLS`]
+    /// wide, and they all give the same bits: training then gives the same bits on either
+    /// path. (Before, AVX2 also took products 16–31 wide, which AVX-512 handed to `gemm`.)
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri runs the portable path only")]
+    fn every_simd_path_takes_the_same_products_with_the_same_bits() {
+        let mut rng = StdRng::seed_from_u64(5);
+        let (m, k) = (13, 70);
+        let ad: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let paths: Vec<Simd> = Simd::available()
+            .into_iter()
+            .filter(|s| *s != Simd::Portable)
+            .collect();
+        for n in [1, 15, 16, 17, 31, MIN_TILED_COLS, MIN_TILED_COLS + 1, 70] {
+            let bd: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let (a, b) = (MatRef::row_major(&ad, m, k), MatRef::row_major(&bd, k, n));
+            let mut first: Option<Vec<u32>> = None;
+            for &simd in &paths {
+                let mut dst = vec![0.0f32; m * n];
+                let taken =
+                    product_f32_on(simd, MatMut::row_major(&mut dst, m, n), false, a, b.into())
+                        .is_ok();
+                assert_eq!(taken, n >= MIN_TILED_COLS, "{simd}: {m}×{k}×{n}");
+                let bits: Vec<u32> = dst.iter().map(|x| x.to_bits()).collect();
+                match &first {
+                    None => first = Some(bits),
+                    Some(bits0) => assert!(bits0 == &bits, "{simd}: {m}×{k}×{n}: other bits"),
+                }
+            }
+        }
+    }
 }
