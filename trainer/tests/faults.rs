@@ -419,6 +419,36 @@ fn bad_checkpoints_on_the_command_line_are_clear_errors_not_panics() {
     }
 }
 
+/// `--recipe` where it cannot apply is an error before anything is trained or written: `tuned`
+/// for a preset without minibatch std, any recipe for a resumed run (which keeps its settings).
+#[test]
+fn recipes_that_cannot_apply_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = tmp.path().join("runs");
+    let out = trainer(&["--model", "mlp", "--recipe", "tuned"])
+        .arg("--runs-dir")
+        .arg(&runs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--recipe tuned is for the mcu and cmcu models") && !runs.exists(),
+        "{stderr}"
+    );
+
+    succeed(new_run(&runs, "mcu", 1, 1));
+    let run = runs.join("run");
+    let before = std::fs::read(run.join("checkpoint.bin")).unwrap();
+    let out = resume(&run, &["--recipe", "paper", "--iterations", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--recipe applies to new runs"), "{stderr}");
+    assert_eq!(std::fs::read(run.join("checkpoint.bin")).unwrap(), before);
+}
+
 #[test]
 fn bad_blobs_on_the_command_line_are_clear_errors_not_panics() {
     use firmware_core::blob::checksum;
